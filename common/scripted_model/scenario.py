@@ -1,0 +1,204 @@
+"""Scenarios for the scripted model: ordered steps, each answering one request.
+
+A scenario is plain data (a dict, or a JSON file holding one)::
+
+    {
+      "name": "demo",
+      "model": "ccplane-scripted",
+      "steps": [
+        {"output": [{"reasoning": "I should look around."},
+                    {"exec": "ls -la"}],
+         "usage": {"input_tokens": 120, "output_tokens": 12}},
+        {"when_contains": "function_call_output",
+         "output": [{"message": "Done.", "stream": true}]}
+      ],
+      "after_last": {"output": [{"message": "[ccplane-scripted] no more steps."}]}
+    }
+
+Step fields (all optional):
+
+``output``
+    Output items, in order. Each is one of
+    ``{"message": TEXT, "stream": bool}`` (assistant message, optionally sent
+    as ``response.output_text.delta`` chunks),
+    ``{"reasoning": SUMMARY}`` (a reasoning item with a summary),
+    ``{"exec": CMD, "workdir": DIR}`` (``exec_command`` function call),
+    ``{"tool": NAME, "arguments": {...}}`` (any function call, e.g.
+    ``update_plan`` or ``request_user_input``),
+    ``{"custom_tool": NAME, "input": TEXT}`` (a freeform tool call, e.g.
+    ``apply_patch``), or ``{"raw": {...}}`` (a Responses-API item as is).
+    Tool items may carry ``call_id``; one is generated otherwise.
+``usage``
+    ``input_tokens`` / ``output_tokens`` / ``cached_tokens`` /
+    ``reasoning_tokens``; missing numbers are derived from the sizes of the
+    request and the reply.
+``delay``
+    Seconds to wait after ``response.created`` before the items are sent.
+``http_status``
+    Answer with this HTTP status and an error body instead of a stream.
+``when_contains``
+    The step only answers a request whose body contains this substring. A
+    request that does not match it is answered with ``unmatched`` (an
+    assistant message saying so, by default) and the step stays next in line.
+
+``after_last`` answers every request once the steps are used up (default: a
+message saying the script has ended).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCRIPTED_MODEL_NAME = "ccplane-scripted"
+LABEL = "[ccplane scripted model]"
+
+
+class ScenarioError(ValueError):
+    """A scenario is malformed; the message names the offending step/field."""
+
+
+@dataclass(frozen=True)
+class Step:
+    output: tuple[Mapping[str, Any], ...] = ()
+    usage: Mapping[str, int] = field(default_factory=dict)
+    delay: float = 0.0
+    http_status: int | None = None
+    when_contains: str | None = None
+
+    def matches(self, body: str) -> bool:
+        return self.when_contains is None or self.when_contains in body
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[Step, ...]
+    model: str = SCRIPTED_MODEL_NAME
+    after_last: Step = field(
+        default_factory=lambda: Step(
+            output=({"message": f"{LABEL} The script has no more steps."},)
+        )
+    )
+    unmatched: Step | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        if not isinstance(data, Mapping):
+            raise ScenarioError("scenario must be an object")
+        steps = data.get("steps", [])
+        if not isinstance(steps, list):
+            raise ScenarioError("scenario.steps must be a list")
+        kwargs: dict[str, Any] = {
+            "name": str(data.get("name", "scenario")),
+            "steps": tuple(_parse_step(s, f"steps[{i}]") for i, s in enumerate(steps)),
+        }
+        if "model" in data:
+            kwargs["model"] = str(data["model"])
+        if "after_last" in data:
+            kwargs["after_last"] = _parse_step(data["after_last"], "after_last")
+        if "unmatched" in data:
+            kwargs["unmatched"] = _parse_step(data["unmatched"], "unmatched")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Scenario:
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+
+_ITEM_KINDS = ("message", "reasoning", "exec", "tool", "custom_tool", "raw")
+_STEP_KEYS = {"output", "usage", "delay", "http_status", "when_contains"}
+
+
+def _parse_step(data: Any, where: str) -> Step:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{where} must be an object")
+    unknown = set(data) - _STEP_KEYS
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field(s) {sorted(unknown)}")
+    output = data.get("output", [])
+    if not isinstance(output, list):
+        raise ScenarioError(f"{where}.output must be a list")
+    for i, item in enumerate(output):
+        kinds = [k for k in _ITEM_KINDS if isinstance(item, Mapping) and k in item]
+        if len(kinds) != 1:
+            raise ScenarioError(f"{where}.output[{i}] needs exactly one of {_ITEM_KINDS}")
+    usage = data.get("usage", {})
+    if not isinstance(usage, Mapping) or not all(isinstance(v, int) for v in usage.values()):
+        raise ScenarioError(f"{where}.usage must map names to integers")
+    when = data.get("when_contains")
+    status = data.get("http_status")
+    return Step(
+        output=tuple(output),
+        usage=dict(usage),
+        delay=float(data.get("delay", 0.0)),
+        http_status=int(status) if status is not None else None,
+        when_contains=str(when) if when is not None else None,
+    )
+
+
+# Built-in scenarios, by name. `demo` backs `ccplane up --demo`.
+BUILTIN: dict[str, dict[str, Any]] = {
+    "demo": {
+        "name": "demo",
+        "steps": [
+            {
+                "output": [
+                    {"reasoning": "Scripted demo: run one harmless shell command."},
+                    {
+                        "exec": "echo 'Hello from the ccplane scripted model' "
+                        "> ccplane-demo.txt && ls -la"
+                    },
+                ],
+            },
+            {
+                "output": [
+                    {
+                        "message": f"{LABEL} This reply comes from ccplane's built-in "
+                        "scripted demo model, not from a real LLM. I ran one shell "
+                        "command that wrote `ccplane-demo.txt` into the workspace. "
+                        "Configure CCPLANE_MODEL_BASE_URL / CCPLANE_MODEL / "
+                        "CCPLANE_MODEL_API_KEY to use a real model.",
+                        "stream": True,
+                    }
+                ],
+            },
+        ],
+    },
+    "hello": {
+        "name": "hello",
+        "steps": [
+            {"output": [{"message": f"{LABEL} Hello! I am a scripted model.", "stream": True}]}
+        ],
+    },
+    "echo": {
+        # Answers every request with a short message; useful for follow-ups.
+        "name": "echo",
+        "steps": [],
+        "after_last": {"output": [{"message": f"{LABEL} Noted.", "stream": True}]},
+    },
+}
+
+
+def builtin(name: str) -> Scenario:
+    try:
+        return Scenario.from_dict(BUILTIN[name])
+    except KeyError:
+        raise ScenarioError(
+            f"no built-in scenario {name!r}; known: {sorted(BUILTIN)}"
+        ) from None
+
+
+def load(spec: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """A scenario from an object, a built-in name or a JSON file path."""
+    if isinstance(spec, Scenario):
+        return spec
+    if isinstance(spec, Mapping):
+        return Scenario.from_dict(spec)
+    if isinstance(spec, str) and spec in BUILTIN:
+        return builtin(spec)
+    return Scenario.from_file(spec)

@@ -1,0 +1,53 @@
+"""Process settings read from the environment (``CCPLANE_*``).
+
+Every service reads its configuration here, so the README's configuration
+table has one source. Command-line flags override these values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    return float(raw) if raw else default
+
+
+@dataclass
+class Settings:
+    # Where embedded PostgreSQL, the local object store and keys live.
+    data_dir: Path = field(default_factory=lambda: Path(_env("CCPLANE_DATA_DIR", ".ccplane")))
+    # PostgreSQL URL; empty starts an embedded PostgreSQL in data_dir.
+    database_url: str = field(default_factory=lambda: _env("CCPLANE_DATABASE_URL"))
+    grpc_host: str = field(default_factory=lambda: _env("CCPLANE_GRPC_HOST", "127.0.0.1"))
+    grpc_port: int = field(default_factory=lambda: _env_int("CCPLANE_GRPC_PORT", 50051))
+    gateway_port: int = field(default_factory=lambda: _env_int("CCPLANE_GATEWAY_PORT", 3001))
+    executor_manager_port: int = field(
+        default_factory=lambda: _env_int("CCPLANE_EXECUTOR_MANAGER_PORT", 50052)
+    )
+    # Address of the executor-manager as the control plane dials it.
+    executor_manager_address: str = field(default_factory=lambda: _env("CCPLANE_EXECUTOR_MANAGER_ADDR"))
+    log_level: str = field(default_factory=lambda: _env("CCPLANE_LOG_LEVEL", "INFO"))
+    # "json" (default) or "text".
+    log_format: str = field(default_factory=lambda: _env("CCPLANE_LOG_FORMAT", "json"))
+    # Default human-loop timeout in seconds when a run sets none.
+    human_loop_timeout_s: float = field(
+        default_factory=lambda: _env_float("CCPLANE_HUMAN_LOOP_TIMEOUT", 3600.0)
+    )
+    default_provider: str = "codex-app-server"
+    default_model: str = field(default_factory=lambda: _env("CCPLANE_MODEL", "gpt-5.5"))
+
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()

@@ -1,0 +1,99 @@
+"""The control-plane process: database, migrations and the gRPC services.
+
+Start-up order: open the database, apply migrations, serve. Shutdown runs in
+phases: stop accepting calls (health NOT_SERVING, grace for in-flight
+calls), then close the database.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ccplane.v1 import (
+    executor_manager_pb2,
+    executor_pb2,
+    human_loop_pb2_grpc,
+    reconcile_pb2_grpc,
+    runs_pb2_grpc,
+    workspaces_pb2_grpc,
+)
+from common.db.engine import Database
+from common.db.migrate import upgrade
+from common.grpc_server import GrpcServer, ServiceRegistration
+from common.settings import Settings
+from control_plane.runs.servicer import RunServicer
+
+log = logging.getLogger(__name__)
+
+# The services users call, served here.
+PUBLIC_SERVICES = (
+    "ccplane.v1.RunService",
+    "ccplane.v1.HumanLoopService",
+    "ccplane.v1.WorkspaceService",
+    "ccplane.v1.ReconcileService",
+)
+# Internal services, served by the executor-manager and the executors on their
+# own ports. The control plane's reflection describes them too, so that one
+# address documents the whole ccplane.v1 contract.
+INTERNAL_SERVICES = ("ccplane.v1.ExecutorManagerService", "ccplane.v1.ExecutorService")
+
+
+class ControlPlane:
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self._database_url = database_url
+        self.db: Database | None = None
+        self.server: GrpcServer | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        return self.server.address
+
+    async def start(self, *, host: str | None = None, port: int | None = None) -> None:
+        await upgrade(self._database_url)
+        self.db = Database(self._database_url, application_name="ccplane-control-plane")
+        registrations = [
+            ServiceRegistration(
+                "ccplane.v1.RunService",
+                RunServicer(self.db, self.settings),
+                runs_pb2_grpc.add_RunServiceServicer_to_server,
+            ),
+            ServiceRegistration(
+                "ccplane.v1.HumanLoopService",
+                human_loop_pb2_grpc.HumanLoopServiceServicer(),
+                human_loop_pb2_grpc.add_HumanLoopServiceServicer_to_server,
+            ),
+            ServiceRegistration(
+                "ccplane.v1.WorkspaceService",
+                workspaces_pb2_grpc.WorkspaceServiceServicer(),
+                workspaces_pb2_grpc.add_WorkspaceServiceServicer_to_server,
+            ),
+            ServiceRegistration(
+                "ccplane.v1.ReconcileService",
+                reconcile_pb2_grpc.ReconcileServiceServicer(),
+                reconcile_pb2_grpc.add_ReconcileServiceServicer_to_server,
+            ),
+        ]
+        self.server = GrpcServer(
+            registrations,
+            host=host or self.settings.grpc_host,
+            port=self.settings.grpc_port if port is None else port,
+            service_name="ccplane-control-plane",
+            described_services=INTERNAL_SERVICES,
+        )
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+
+# Reflection finds descriptors in the default pool: make sure the internal
+# services' files are loaded.
+assert executor_pb2.DESCRIPTOR.services_by_name["ExecutorService"]
+assert executor_manager_pb2.DESCRIPTOR.services_by_name["ExecutorManagerService"]

@@ -1,0 +1,1 @@
+"""The durable, gap-free per-run event log (see :mod:`.log`)."""

@@ -1,0 +1,162 @@
+"""A run's durable event log: appending with gap-free seqs, reading by cursor.
+
+The ``run_events`` table is the truth. Appending allocates a contiguous block
+of seqs by bumping ``agent_runs.last_seq`` (which row-locks the run until the
+transaction ends, so concurrent appenders queue up and a rolled-back append
+leaves no gap), inserts the rows in one statement, and queues a
+``pg_notify`` on :data:`NOTIFY_CHANNEL` with the run id. PostgreSQL delivers
+the notification only when the transaction commits; it wakes readers, who
+then re-read from their cursor with :func:`read_events`. Never trust a
+notification for content.
+
+Events are ``ccplane.v1.RunEvent`` messages. A row keeps ``type``,
+``trace_id``, ``turn_id``, ``created_at`` (the event's ``time``) and, in the
+JSONB ``payload``, the oneof payload message that is set (proto JSON with
+field names as in the .proto file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from google.protobuf import json_format
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from ccplane.v1 import events_pb2
+from common import errors
+from common.db.models import AgentRun
+from common.db.models import RunEvent as RunEventRow
+
+NOTIFY_CHANNEL: Final = "ccplane_run_events"
+DEFAULT_READ_LIMIT: Final = 500
+
+# Event type (as stored and streamed) -> the RunEvent.payload field it carries.
+PAYLOAD_FIELDS: Final[Mapping[str, str]] = {
+    "run.status_changed": "status_changed",
+    "thread.started": "thread_started",
+    "turn.started": "turn_started",
+    "turn.completed": "turn_completed",
+    "message.user": "user_message",
+    "message.delta": "message_delta",
+    "message.completed": "message_completed",
+    "reasoning.summary": "reasoning_summary",
+    "command.started": "command_started",
+    "command.output": "command_output",
+    "command.completed": "command_completed",
+    "file_change.completed": "file_change_completed",
+    "todos.updated": "todos_updated",
+    "usage.updated": "usage_updated",
+    "human_loop.requested": "human_loop_requested",
+    "human_loop.resolved": "human_loop_resolved",
+    "human_loop.expired": "human_loop_expired",
+    "human_loop.canceled": "human_loop_canceled",
+    "workspace.synced": "workspace_synced",
+    "warning": "warning",
+    "error": "error",
+    "provider.raw": "provider_raw",
+}
+EVENT_TYPES: Final[Mapping[str, str]] = {field: type_ for type_, field in PAYLOAD_FIELDS.items()}
+
+
+def event_type(event: events_pb2.RunEvent) -> str:
+    """The type ``event`` must have, given its payload; its own type if it has none.
+
+    Raises ``ValueError`` when the type set on the event contradicts its payload.
+    """
+    field = event.WhichOneof("payload")
+    if field is None:
+        if not event.type:
+            raise ValueError("a run event needs a type or a payload")
+        return event.type
+    expected = EVENT_TYPES[field]
+    if event.type and event.type != expected:
+        raise ValueError(f"event type {event.type!r} does not match its payload {field!r}")
+    return expected
+
+
+async def append_events(
+    session: AsyncSession, run_id: str, events: Sequence[events_pb2.RunEvent]
+) -> list[int]:
+    """Append ``events`` to the run's log; return the seq given to each, in order.
+
+    Runs inside the caller's transaction (the caller commits), so an event
+    and the state change it reports are stored together. The events' own
+    ``run_id`` and ``seq`` are ignored; an empty ``type`` is filled in from
+    the payload; an unset ``time`` becomes the transaction's time. Raises a
+    NOT_FOUND :class:`common.errors.ServiceError` for an unknown run.
+    """
+    if not events:
+        return []
+    types = [event_type(event) for event in events]
+    last = await session.scalar(
+        update(AgentRun)
+        .where(AgentRun.id == run_id)
+        .values(last_seq=AgentRun.last_seq + len(events))
+        .returning(AgentRun.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    if last is None:
+        raise errors.not_found("run", run_id)
+    first = last - len(events) + 1
+    rows = [
+        _to_row(run_id, seq, type_, event)
+        for seq, type_, event in zip(range(first, last + 1), types, events, strict=True)
+    ]
+    await session.execute(insert(RunEventRow).values(rows))
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, run_id)))
+    return list(range(first, last + 1))
+
+
+async def read_events(
+    session: AsyncSession,
+    run_id: str,
+    after_seq: int = 0,
+    limit: int = DEFAULT_READ_LIMIT,
+) -> list[events_pb2.RunEvent]:
+    """Events of ``run_id`` with ``seq > after_seq``, oldest first, at most ``limit``."""
+    rows = await session.scalars(
+        select(RunEventRow)
+        .where(RunEventRow.run_id == run_id, RunEventRow.seq > after_seq)
+        .order_by(RunEventRow.seq)
+        .limit(limit)
+    )
+    return [_from_row(row) for row in rows]
+
+
+def _to_row(run_id: str, seq: int, type_: str, event: events_pb2.RunEvent) -> dict[str, Any]:
+    field = event.WhichOneof("payload")
+    payload: dict[str, Any] = (
+        {}
+        if field is None
+        else json_format.MessageToDict(getattr(event, field), preserving_proto_field_name=True)
+    )
+    created_at: datetime | ColumnElement[datetime] = (
+        event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else func.now()
+    )
+    return {
+        "run_id": run_id,
+        "seq": seq,
+        "type": type_,
+        "payload": payload,
+        "trace_id": event.trace_id,
+        "turn_id": event.turn_id or None,
+        "created_at": created_at,
+    }
+
+
+def _from_row(row: RunEventRow) -> events_pb2.RunEvent:
+    event = events_pb2.RunEvent(
+        run_id=row.run_id, seq=row.seq, type=row.type, trace_id=row.trace_id, turn_id=row.turn_id or ""
+    )
+    event.time.FromDatetime(row.created_at)
+    field = PAYLOAD_FIELDS.get(row.type)
+    if field is not None:
+        message = getattr(event, field)
+        message.SetInParent()  # select the oneof member even when the payload is empty
+        # Fields this version does not know (written by a newer one) are skipped.
+        json_format.ParseDict(row.payload, message, ignore_unknown_fields=True)
+    return event
