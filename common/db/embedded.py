@@ -54,11 +54,12 @@ class EmbeddedPostgres:
             # Without XDG_RUNTIME_DIR (root, containers) platformdirs warns on
             # pgserver's import and falls back to /tmp/runtime-<uid>: fine here.
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-            import pgserver  # imported late: it creates runtime directories on import
+            # Imported late: it creates runtime directories on import.
+            from pgserver.postgres_server import get_server
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
-        server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        server = get_server(self.pgdata, cleanup_mode="stop")
         self._server = server
         self._create_database(server.get_uri())
         self._url = server.get_uri(self.database)

@@ -33,6 +33,7 @@ from common.db.models import RunEvent as RunEventRow
 
 NOTIFY_CHANNEL: Final = "ccplane_run_events"
 DEFAULT_READ_LIMIT: Final = 500
+_INSERT_BATCH: Final = 1000
 
 # Event type (as stored and streamed) -> the RunEvent.payload field it carries.
 PAYLOAD_FIELDS: Final[Mapping[str, str]] = {
@@ -91,7 +92,8 @@ async def append_events(
     """
     if not events:
         return []
-    types = [event_type(event) for event in events]
+    # Everything that can fail or take time happens before the run row is locked.
+    rows = [_to_row(run_id, event) for event in events]
     last = await session.scalar(
         update(AgentRun)
         .where(AgentRun.id == run_id)
@@ -101,14 +103,14 @@ async def append_events(
     )
     if last is None:
         raise errors.not_found("run", run_id)
-    first = last - len(events) + 1
-    rows = [
-        _to_row(run_id, seq, type_, event)
-        for seq, type_, event in zip(range(first, last + 1), types, events, strict=True)
-    ]
-    await session.execute(insert(RunEventRow).values(rows))
+    seqs = list(range(last - len(events) + 1, last + 1))
+    for row, seq in zip(rows, seqs, strict=True):
+        row["seq"] = seq
+    # One multi-row INSERT per batch (PostgreSQL allows 65535 parameters).
+    for start in range(0, len(rows), _INSERT_BATCH):
+        await session.execute(insert(RunEventRow).values(rows[start : start + _INSERT_BATCH]))
     await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, run_id)))
-    return list(range(first, last + 1))
+    return seqs
 
 
 async def read_events(
@@ -127,7 +129,8 @@ async def read_events(
     return [_from_row(row) for row in rows]
 
 
-def _to_row(run_id: str, seq: int, type_: str, event: events_pb2.RunEvent) -> dict[str, Any]:
+def _to_row(run_id: str, event: events_pb2.RunEvent) -> dict[str, Any]:
+    type_ = event_type(event)
     field = event.WhichOneof("payload")
     payload: dict[str, Any] = (
         {}
@@ -139,7 +142,6 @@ def _to_row(run_id: str, seq: int, type_: str, event: events_pb2.RunEvent) -> di
     )
     return {
         "run_id": run_id,
-        "seq": seq,
         "type": type_,
         "payload": payload,
         "trace_id": event.trace_id,

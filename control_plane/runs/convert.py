@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
 from google.protobuf import timestamp_pb2
 
 from ccplane.v1 import common_pb2, runs_pb2
-from common.errors import invalid_argument
 from control_plane.runs.records import RunRecord
+from control_plane.runs.state_machine import RunStatus, status_to_proto
 from control_plane.runs.validation import settings_from_json
-
-_STATUS_PREFIX = "RUN_STATUS_"
-
-
-def status_to_proto(status: str) -> common_pb2.RunStatus:
-    return cast(common_pb2.RunStatus, common_pb2.RunStatus.Value(_STATUS_PREFIX + status.upper()))
-
-
-def status_from_proto(value: int, field_name: str = "status") -> str:
-    if value == common_pb2.RUN_STATUS_UNSPECIFIED or value not in common_pb2.RunStatus.values():
-        raise invalid_argument(field_name, f"unknown run status {value}")
-    return common_pb2.RunStatus.Name(value)[len(_STATUS_PREFIX) :].lower()
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -37,7 +24,7 @@ def run_to_proto(run: RunRecord) -> runs_pb2.Run:
     message = runs_pb2.Run(
         id=run.id,
         workspace_id=run.workspace_id or "",
-        status=status_to_proto(run.status),
+        status=status_to_proto(RunStatus(run.status)),
         provider=run.provider,
         model=run.model,
         settings=settings_from_json(run.settings),

@@ -7,12 +7,14 @@ import grpc
 from ccplane.v1 import runs_pb2, runs_pb2_grpc
 from common import ids
 from common.db.engine import Database
+from common.errors import invalid_argument
 from common.logging import current_trace_id
 from common.paging import page_size
 from common.settings import Settings
 from control_plane.auth import current_caller
 from control_plane.runs import store
-from control_plane.runs.convert import run_to_proto, status_from_proto
+from control_plane.runs.convert import run_to_proto
+from control_plane.runs.state_machine import status_from_proto
 from control_plane.runs.validation import require_id, validate_create_run
 
 
@@ -43,7 +45,10 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
         self, request: runs_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
     ) -> runs_pb2.ListRunsResponse:
         size = page_size(request.page_size)
-        statuses = sorted({status_from_proto(s, "status") for s in request.status})
+        try:
+            statuses = sorted({status_from_proto(s).value for s in request.status})
+        except ValueError as exc:
+            raise invalid_argument("status", str(exc)) from None
         if request.workspace_id:
             require_id(ids.WORKSPACE, "workspace_id", request.workspace_id)
         async with self._db.session() as session:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Final, TypedDict, Unpack
+from typing import Any, Final, TypedDict, Unpack, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,6 +177,7 @@ async def transition(
             status=status_to_proto(proposed),
             reason=reason,
             error=error or "",
+            error_reason=error_reason or "",
         ),
     )
     (seq,) = await append_events(session, run_id, [event])
@@ -206,17 +207,24 @@ def _values_for(
 _PROTO_PREFIX: Final = "RUN_STATUS_"
 
 
-def status_to_proto(status: RunStatus) -> common_pb2.RunStatus.ValueType:
+_TO_PROTO: Final[Mapping[RunStatus, common_pb2.RunStatus]] = {
+    # The stubs type EnumTypeWrapper.Value as int; these are the enum's values.
+    status: cast(common_pb2.RunStatus, common_pb2.RunStatus.Value(_PROTO_PREFIX + status.name))
+    for status in RunStatus
+}
+
+
+def status_to_proto(status: RunStatus) -> common_pb2.RunStatus:
     """``RunStatus.WAITING_HUMAN`` → ``RUN_STATUS_WAITING_HUMAN``."""
-    return common_pb2.RunStatus.Value(_PROTO_PREFIX + status.value.upper())
+    return _TO_PROTO[status]
 
 
-def status_from_proto(value: common_pb2.RunStatus.ValueType | int) -> RunStatus:
+def status_from_proto(value: int) -> RunStatus:
     """``RUN_STATUS_QUEUED`` → ``RunStatus.QUEUED``; ``ValueError`` for unspecified or unknown."""
     if value == common_pb2.RUN_STATUS_UNSPECIFIED:
         raise ValueError("run status is unspecified")
     try:
-        name = common_pb2.RunStatus.Name(value)  # type: ignore[arg-type]
+        name = common_pb2.RunStatus.Name(value)
     except ValueError:
         raise ValueError(f"unknown run status {value}") from None
     return RunStatus(name.removeprefix(_PROTO_PREFIX).lower())

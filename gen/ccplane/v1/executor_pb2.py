@@ -28,49 +28,51 @@ from ccplane.v1 import runs_pb2 as ccplane_dot_v1_dot_runs__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x63plane/v1/executor.proto\x12\nccplane.v1\x1a\x17\x63\x63plane/v1/events.proto\x1a\x1b\x63\x63plane/v1/human_loop.proto\x1a\x15\x63\x63plane/v1/runs.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x01\n\x0eSessionRequest\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x18.ccplane.v1.StartSessionH\x00\x12)\n\x06inject\x18\x02 \x01(\x0b\x32\x17.ccplane.v1.InjectInputH\x00\x12)\n\x05reply\x18\x03 \x01(\x0b\x32\x18.ccplane.v1.DeliverReplyH\x00\x12.\n\tinterrupt\x18\x04 \x01(\x0b\x32\x19.ccplane.v1.InterruptTurnH\x00\x12)\n\x05\x63lose\x18\x05 \x01(\x0b\x32\x18.ccplane.v1.CloseSessionH\x00\x42\x08\n\x06\x61\x63tion\"\x81\x02\n\x0cStartSession\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rworkspace_dir\x18\x03 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12\x19\n\x11workspace_version\x18\x05 \x01(\x03\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12)\n\x08settings\x18\x08 \x01(\x0b\x32\x17.ccplane.v1.RunSettings\x12\x0e\n\x06prompt\x18\t \x01(\t\x12\x18\n\x10resume_thread_id\x18\n \x01(\t\x12\x10\n\x08lease_id\x18\x0b \x01(\t\"/\n\x0bInjectInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"P\n\x0c\x44\x65liverReply\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12+\n\x06\x61nswer\x18\x02 \x01(\x0b\x32\x1b.ccplane.v1.HumanLoopAnswer\"\x1f\n\rInterruptTurn\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1e\n\x0c\x43loseSession\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xb4\x01\n\rSessionOutput\x12\x14\n\x0c\x65xecutor_seq\x18\x01 \x01(\x03\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.ccplane.v1.RunEventH\x00\x12\x31\n\raction_result\x18\x03 \x01(\x0b\x32\x18.ccplane.v1.ActionResultH\x00\x12)\n\x05\x65nded\x18\x04 \x01(\x0b\x32\x18.ccplane.v1.SessionEndedH\x00\x42\x08\n\x06output\"y\n\x0c\x41\x63tionResult\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0b\n\x03ref\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12-\n\x08\x64\x65livery\x18\x05 \x01(\x0e\x32\x1b.ccplane.v1.MessageDelivery\"s\n\x0cSessionEnded\x12+\n\x07outcome\x18\x01 \x01(\x0e\x32\x1a.ccplane.v1.SessionOutcome\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\"<\n\x0fSessionResponse\x12)\n\x06output\x18\x01 \x01(\x0b\x32\x19.ccplane.v1.SessionOutput\";\n\rAttachRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x1a\n\x12\x61\x66ter_executor_seq\x18\x02 \x01(\x03\";\n\x0e\x41ttachResponse\x12)\n\x06output\x18\x01 \x01(\x0b\x32\x19.ccplane.v1.SessionOutput\"\x12\n\x10GetStatusRequest\"\xc2\x01\n\rSessionStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x13\n\x0bturn_active\x18\x03 \x01(\x08\x12\x1c\n\x14pending_question_ids\x18\x04 \x03(\t\x12\x19\n\x11last_executor_seq\x18\x05 \x01(\x03\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttached\x18\x07 \x01(\x08\"\xa3\x01\n\x11GetStatusResponse\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x13\n\x0bslots_total\x18\x02 \x01(\x05\x12\x12\n\nslots_used\x18\x03 \x01(\x05\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x12+\n\x08sessions\x18\x05 \x03(\x0b\x32\x19.ccplane.v1.SessionStatus\x12\x11\n\tproviders\x18\x06 \x03(\t\"\x0e\n\x0c\x44rainRequest\"(\n\rDrainResponse\x12\x17\n\x0f\x61\x63tive_sessions\x18\x01 \x01(\x05*\x8a\x01\n\x0eSessionOutcome\x12\x1f\n\x1bSESSION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19SESSION_OUTCOME_COMPLETED\x10\x01\x12\x1a\n\x16SESSION_OUTCOME_FAILED\x10\x02\x12\x1c\n\x18SESSION_OUTCOME_CANCELED\x10\x03\x32\xa4\x02\n\x0f\x45xecutorService\x12\x46\n\x07Session\x12\x1a.ccplane.v1.SessionRequest\x1a\x1b.ccplane.v1.SessionResponse(\x01\x30\x01\x12\x41\n\x06\x41ttach\x12\x19.ccplane.v1.AttachRequest\x1a\x1a.ccplane.v1.AttachResponse0\x01\x12H\n\tGetStatus\x12\x1c.ccplane.v1.GetStatusRequest\x1a\x1d.ccplane.v1.GetStatusResponse\x12<\n\x05\x44rain\x12\x18.ccplane.v1.DrainRequest\x1a\x19.ccplane.v1.DrainResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x63plane/v1/executor.proto\x12\nccplane.v1\x1a\x17\x63\x63plane/v1/events.proto\x1a\x1b\x63\x63plane/v1/human_loop.proto\x1a\x15\x63\x63plane/v1/runs.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x02\n\x0eSessionRequest\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x18.ccplane.v1.StartSessionH\x00\x12)\n\x06inject\x18\x02 \x01(\x0b\x32\x17.ccplane.v1.InjectInputH\x00\x12)\n\x05reply\x18\x03 \x01(\x0b\x32\x18.ccplane.v1.DeliverReplyH\x00\x12.\n\tinterrupt\x18\x04 \x01(\x0b\x32\x19.ccplane.v1.InterruptTurnH\x00\x12)\n\x05\x63lose\x18\x05 \x01(\x0b\x32\x18.ccplane.v1.CloseSessionH\x00\x12+\n\x06\x61ttach\x18\x06 \x01(\x0b\x32\x19.ccplane.v1.AttachSessionH\x00\x42\x08\n\x06\x61\x63tion\";\n\rAttachSession\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x1a\n\x12\x61\x66ter_executor_seq\x18\x02 \x01(\x03\"\x81\x02\n\x0cStartSession\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rworkspace_dir\x18\x03 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12\x19\n\x11workspace_version\x18\x05 \x01(\x03\x12\x10\n\x08provider\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12)\n\x08settings\x18\x08 \x01(\x0b\x32\x17.ccplane.v1.RunSettings\x12\x0e\n\x06prompt\x18\t \x01(\t\x12\x18\n\x10resume_thread_id\x18\n \x01(\t\x12\x10\n\x08lease_id\x18\x0b \x01(\t\"/\n\x0bInjectInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"P\n\x0c\x44\x65liverReply\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12+\n\x06\x61nswer\x18\x02 \x01(\x0b\x32\x1b.ccplane.v1.HumanLoopAnswer\"\x1f\n\rInterruptTurn\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1e\n\x0c\x43loseSession\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xb4\x01\n\rSessionOutput\x12\x14\n\x0c\x65xecutor_seq\x18\x01 \x01(\x03\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.ccplane.v1.RunEventH\x00\x12\x31\n\raction_result\x18\x03 \x01(\x0b\x32\x18.ccplane.v1.ActionResultH\x00\x12)\n\x05\x65nded\x18\x04 \x01(\x0b\x32\x18.ccplane.v1.SessionEndedH\x00\x42\x08\n\x06output\"y\n\x0c\x41\x63tionResult\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0b\n\x03ref\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12-\n\x08\x64\x65livery\x18\x05 \x01(\x0e\x32\x1b.ccplane.v1.MessageDelivery\"s\n\x0cSessionEnded\x12+\n\x07outcome\x18\x01 \x01(\x0e\x32\x1a.ccplane.v1.SessionOutcome\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\"<\n\x0fSessionResponse\x12)\n\x06output\x18\x01 \x01(\x0b\x32\x19.ccplane.v1.SessionOutput\";\n\rAttachRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x1a\n\x12\x61\x66ter_executor_seq\x18\x02 \x01(\x03\";\n\x0e\x41ttachResponse\x12)\n\x06output\x18\x01 \x01(\x0b\x32\x19.ccplane.v1.SessionOutput\"\x12\n\x10GetStatusRequest\"\xc2\x01\n\rSessionStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x13\n\x0bturn_active\x18\x03 \x01(\x08\x12\x1c\n\x14pending_question_ids\x18\x04 \x03(\t\x12\x19\n\x11last_executor_seq\x18\x05 \x01(\x03\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttached\x18\x07 \x01(\x08\"\xa3\x01\n\x11GetStatusResponse\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x13\n\x0bslots_total\x18\x02 \x01(\x05\x12\x12\n\nslots_used\x18\x03 \x01(\x05\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x12+\n\x08sessions\x18\x05 \x03(\x0b\x32\x19.ccplane.v1.SessionStatus\x12\x11\n\tproviders\x18\x06 \x03(\t\"\x0e\n\x0c\x44rainRequest\"(\n\rDrainResponse\x12\x17\n\x0f\x61\x63tive_sessions\x18\x01 \x01(\x05*\x8a\x01\n\x0eSessionOutcome\x12\x1f\n\x1bSESSION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19SESSION_OUTCOME_COMPLETED\x10\x01\x12\x1a\n\x16SESSION_OUTCOME_FAILED\x10\x02\x12\x1c\n\x18SESSION_OUTCOME_CANCELED\x10\x03\x32\xa4\x02\n\x0f\x45xecutorService\x12\x46\n\x07Session\x12\x1a.ccplane.v1.SessionRequest\x1a\x1b.ccplane.v1.SessionResponse(\x01\x30\x01\x12\x41\n\x06\x41ttach\x12\x19.ccplane.v1.AttachRequest\x1a\x1a.ccplane.v1.AttachResponse0\x01\x12H\n\tGetStatus\x12\x1c.ccplane.v1.GetStatusRequest\x1a\x1d.ccplane.v1.GetStatusResponse\x12<\n\x05\x44rain\x12\x18.ccplane.v1.DrainRequest\x1a\x19.ccplane.v1.DrainResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ccplane.v1.executor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONOUTCOME']._serialized_start=1905
-  _globals['_SESSIONOUTCOME']._serialized_end=2043
+  _globals['_SESSIONOUTCOME']._serialized_start=2011
+  _globals['_SESSIONOUTCOME']._serialized_end=2149
   _globals['_SESSIONREQUEST']._serialized_start=152
-  _globals['_SESSIONREQUEST']._serialized_end=398
-  _globals['_STARTSESSION']._serialized_start=401
-  _globals['_STARTSESSION']._serialized_end=658
-  _globals['_INJECTINPUT']._serialized_start=660
-  _globals['_INJECTINPUT']._serialized_end=707
-  _globals['_DELIVERREPLY']._serialized_start=709
-  _globals['_DELIVERREPLY']._serialized_end=789
-  _globals['_INTERRUPTTURN']._serialized_start=791
-  _globals['_INTERRUPTTURN']._serialized_end=822
-  _globals['_CLOSESESSION']._serialized_start=824
-  _globals['_CLOSESESSION']._serialized_end=854
-  _globals['_SESSIONOUTPUT']._serialized_start=857
-  _globals['_SESSIONOUTPUT']._serialized_end=1037
-  _globals['_ACTIONRESULT']._serialized_start=1039
-  _globals['_ACTIONRESULT']._serialized_end=1160
-  _globals['_SESSIONENDED']._serialized_start=1162
-  _globals['_SESSIONENDED']._serialized_end=1277
-  _globals['_SESSIONRESPONSE']._serialized_start=1279
-  _globals['_SESSIONRESPONSE']._serialized_end=1339
-  _globals['_ATTACHREQUEST']._serialized_start=1341
-  _globals['_ATTACHREQUEST']._serialized_end=1400
-  _globals['_ATTACHRESPONSE']._serialized_start=1402
-  _globals['_ATTACHRESPONSE']._serialized_end=1461
-  _globals['_GETSTATUSREQUEST']._serialized_start=1463
-  _globals['_GETSTATUSREQUEST']._serialized_end=1481
-  _globals['_SESSIONSTATUS']._serialized_start=1484
-  _globals['_SESSIONSTATUS']._serialized_end=1678
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1681
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1844
-  _globals['_DRAINREQUEST']._serialized_start=1846
-  _globals['_DRAINREQUEST']._serialized_end=1860
-  _globals['_DRAINRESPONSE']._serialized_start=1862
-  _globals['_DRAINRESPONSE']._serialized_end=1902
-  _globals['_EXECUTORSERVICE']._serialized_start=2046
-  _globals['_EXECUTORSERVICE']._serialized_end=2338
+  _globals['_SESSIONREQUEST']._serialized_end=443
+  _globals['_ATTACHSESSION']._serialized_start=445
+  _globals['_ATTACHSESSION']._serialized_end=504
+  _globals['_STARTSESSION']._serialized_start=507
+  _globals['_STARTSESSION']._serialized_end=764
+  _globals['_INJECTINPUT']._serialized_start=766
+  _globals['_INJECTINPUT']._serialized_end=813
+  _globals['_DELIVERREPLY']._serialized_start=815
+  _globals['_DELIVERREPLY']._serialized_end=895
+  _globals['_INTERRUPTTURN']._serialized_start=897
+  _globals['_INTERRUPTTURN']._serialized_end=928
+  _globals['_CLOSESESSION']._serialized_start=930
+  _globals['_CLOSESESSION']._serialized_end=960
+  _globals['_SESSIONOUTPUT']._serialized_start=963
+  _globals['_SESSIONOUTPUT']._serialized_end=1143
+  _globals['_ACTIONRESULT']._serialized_start=1145
+  _globals['_ACTIONRESULT']._serialized_end=1266
+  _globals['_SESSIONENDED']._serialized_start=1268
+  _globals['_SESSIONENDED']._serialized_end=1383
+  _globals['_SESSIONRESPONSE']._serialized_start=1385
+  _globals['_SESSIONRESPONSE']._serialized_end=1445
+  _globals['_ATTACHREQUEST']._serialized_start=1447
+  _globals['_ATTACHREQUEST']._serialized_end=1506
+  _globals['_ATTACHRESPONSE']._serialized_start=1508
+  _globals['_ATTACHRESPONSE']._serialized_end=1567
+  _globals['_GETSTATUSREQUEST']._serialized_start=1569
+  _globals['_GETSTATUSREQUEST']._serialized_end=1587
+  _globals['_SESSIONSTATUS']._serialized_start=1590
+  _globals['_SESSIONSTATUS']._serialized_end=1784
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1787
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1950
+  _globals['_DRAINREQUEST']._serialized_start=1952
+  _globals['_DRAINREQUEST']._serialized_end=1966
+  _globals['_DRAINRESPONSE']._serialized_start=1968
+  _globals['_DRAINRESPONSE']._serialized_end=2008
+  _globals['_EXECUTORSERVICE']._serialized_start=2152
+  _globals['_EXECUTORSERVICE']._serialized_end=2444
 # @@protoc_insertion_point(module_scope)

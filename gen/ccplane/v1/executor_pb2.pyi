@@ -25,18 +25,28 @@ SESSION_OUTCOME_FAILED: SessionOutcome
 SESSION_OUTCOME_CANCELED: SessionOutcome
 
 class SessionRequest(_message.Message):
-    __slots__ = ("start", "inject", "reply", "interrupt", "close")
+    __slots__ = ("start", "inject", "reply", "interrupt", "close", "attach")
     START_FIELD_NUMBER: _ClassVar[int]
     INJECT_FIELD_NUMBER: _ClassVar[int]
     REPLY_FIELD_NUMBER: _ClassVar[int]
     INTERRUPT_FIELD_NUMBER: _ClassVar[int]
     CLOSE_FIELD_NUMBER: _ClassVar[int]
+    ATTACH_FIELD_NUMBER: _ClassVar[int]
     start: StartSession
     inject: InjectInput
     reply: DeliverReply
     interrupt: InterruptTurn
     close: CloseSession
-    def __init__(self, start: _Optional[_Union[StartSession, _Mapping]] = ..., inject: _Optional[_Union[InjectInput, _Mapping]] = ..., reply: _Optional[_Union[DeliverReply, _Mapping]] = ..., interrupt: _Optional[_Union[InterruptTurn, _Mapping]] = ..., close: _Optional[_Union[CloseSession, _Mapping]] = ...) -> None: ...
+    attach: AttachSession
+    def __init__(self, start: _Optional[_Union[StartSession, _Mapping]] = ..., inject: _Optional[_Union[InjectInput, _Mapping]] = ..., reply: _Optional[_Union[DeliverReply, _Mapping]] = ..., interrupt: _Optional[_Union[InterruptTurn, _Mapping]] = ..., close: _Optional[_Union[CloseSession, _Mapping]] = ..., attach: _Optional[_Union[AttachSession, _Mapping]] = ...) -> None: ...
+
+class AttachSession(_message.Message):
+    __slots__ = ("run_id", "after_executor_seq")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EXECUTOR_SEQ_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    after_executor_seq: int
+    def __init__(self, run_id: _Optional[str] = ..., after_executor_seq: _Optional[int] = ...) -> None: ...
 
 class StartSession(_message.Message):
     __slots__ = ("run_id", "tenant_id", "workspace_dir", "workspace_id", "workspace_version", "provider", "model", "settings", "prompt", "resume_thread_id", "lease_id")

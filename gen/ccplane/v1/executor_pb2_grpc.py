@@ -62,17 +62,21 @@ class ExecutorServiceServicer:
     """
 
     def Session(self, request_iterator, context):
-        """One agent session: the first request starts it, later requests inject,
-        reply, interrupt or close; events flow back, each with an executor-side
-        sequence number.
+        """One agent session: the first request starts it (`start`) or takes over a
+        live one whose stream dropped (`attach`); later requests inject, reply,
+        interrupt or close. Outputs flow back, each with an executor-side
+        sequence number; after `attach`, every output after the given seq is
+        replayed first, so the caller loses and duplicates nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Attach(self, request, context):
-        """Re-attaches to a live session after the caller's Session stream dropped,
-        replaying every output after `after_executor_seq`, then following live.
+        """Follows a live session read-only: replays every output after
+        `after_executor_seq` from the session's bounded buffer, then follows live
+        until the session ends. OUT_OF_RANGE when the buffer no longer holds the
+        seq after `after_executor_seq`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,68 @@
+"""The executor process: hosts agent sessions behind ExecutorService.
+
+Shutdown runs in phases: stop accepting sessions (drain), close the live
+sessions (their agent processes are stopped and reaped), stop the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ccplane.v1 import executor_pb2_grpc
+from common.grpc_server import GrpcServer, ServiceRegistration
+from executor.providers import default_registry
+from executor.providers.base import ProviderRegistry
+from executor.servicer import ExecutorServicer
+from executor.sessions import HostConfig, SessionHost
+
+log = logging.getLogger(__name__)
+
+ENDED_SESSION_RETENTION_S = 600.0
+
+
+class Executor:
+    def __init__(self, config: HostConfig, registry: ProviderRegistry | None = None) -> None:
+        self.config = config
+        self.host = SessionHost(config, registry or default_registry())
+        self.server: GrpcServer | None = None
+        self._janitor: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        return self.server.address
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.server = GrpcServer(
+            [
+                ServiceRegistration(
+                    "ccplane.v1.ExecutorService",
+                    ExecutorServicer(self.host),
+                    executor_pb2_grpc.add_ExecutorServiceServicer_to_server,
+                )
+            ],
+            host=host,
+            port=port,
+            service_name="ccplane-executor",
+        )
+        await self.server.start()
+        self._janitor = asyncio.create_task(self._forget_ended_sessions(), name="executor-janitor")
+        log.info("executor ready", extra={"executor_id": self.config.executor_id, "address": self.address})
+
+    async def _forget_ended_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(30)
+            self.host.forget_ended(ENDED_SESSION_RETENTION_S)
+
+    async def stop(self) -> None:
+        await self.host.shutdown()
+        if self._janitor is not None:
+            self._janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._janitor
+        if self.server is not None:
+            await self.server.stop(grace=2.0)
+            self.server = None
