@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 _EMPTY: dict[str, str] = {}
 # Never mutated in place: every change sets a new dict.
-_fields: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ccplane_log_fields", default=_EMPTY)  # noqa: B039
+_fields: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ccplane_log_fields", default=_EMPTY)
 
 
 @contextlib.contextmanager
@@ -80,7 +80,11 @@ class TextFormatter(logging.Formatter):
             f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
         )
         clock = time.strftime("%H:%M:%S", time.localtime(record.created))
-        text = f"{clock} {record.levelname:<7} {record.name}: " + record.getMessage() + (f" [{extras}]" if extras else "")
+        text = (
+            f"{clock} {record.levelname:<7} {record.name}: "
+            + record.getMessage()
+            + (f" [{extras}]" if extras else "")
+        )
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text

@@ -21,6 +21,12 @@ from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.settings import Settings
+from control_plane.events.log import NOTIFY_CHANNEL as EVENTS_CHANNEL
+from control_plane.notifications import Notifications
+from control_plane.orchestration import commands
+from control_plane.orchestration.executors import ExecutorManagerClient
+from control_plane.orchestration.instance import Instance
+from control_plane.orchestration.orchestrator import Orchestrator
 from control_plane.runs.servicer import RunServicer
 
 log = logging.getLogger(__name__)
@@ -39,11 +45,22 @@ INTERNAL_SERVICES = ("ccplane.v1.ExecutorManagerService", "ccplane.v1.ExecutorSe
 
 
 class ControlPlane:
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    """One control-plane process.
+
+    Without an executor-manager address it serves the API but starts no
+    runs (they stay queued).
+    """
+
+    def __init__(self, settings: Settings, database_url: str, executor_manager_address: str = "") -> None:
         self.settings = settings
         self._database_url = database_url
+        self._manager_address = executor_manager_address or settings.executor_manager_address
         self.db: Database | None = None
         self.server: GrpcServer | None = None
+        self.instance: Instance | None = None
+        self.notifications: Notifications | None = None
+        self.orchestrator: Orchestrator | None = None
+        self._manager: ExecutorManagerClient | None = None
 
     @property
     def address(self) -> str:
@@ -53,10 +70,20 @@ class ControlPlane:
     async def start(self, *, host: str | None = None, port: int | None = None) -> None:
         await upgrade(self._database_url)
         self.db = Database(self._database_url, application_name="ccplane-control-plane")
+        self.instance = Instance(self._database_url)
+        await self.instance.start()
+        self.notifications = Notifications(
+            self._database_url, [EVENTS_CHANNEL, commands.NOTIFY_CHANNEL, commands.QUEUED_CHANNEL]
+        )
+        await self.notifications.start()
+        if self._manager_address:
+            self._manager = ExecutorManagerClient(self._manager_address)
+            self.orchestrator = Orchestrator(self.db, self.instance, self.notifications, self._manager)
+            await self.orchestrator.start()
         registrations = [
             ServiceRegistration(
                 "ccplane.v1.RunService",
-                RunServicer(self.db, self.settings),
+                RunServicer(self.db, self.settings, self.notifications),
                 runs_pb2_grpc.add_RunServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -85,15 +112,28 @@ class ControlPlane:
         await self.server.start()
 
     async def stop(self) -> None:
+        """Stop serving, stop driving runs (their sessions live on for
+        adoption), then release the database."""
         if self.server is not None:
             await self.server.stop()
             self.server = None
+        if self.orchestrator is not None:
+            await self.orchestrator.stop()
+            self.orchestrator = None
+        if self._manager is not None:
+            await self._manager.close()
+            self._manager = None
+        if self.notifications is not None:
+            await self.notifications.stop()
+            self.notifications = None
+        if self.instance is not None:
+            await self.instance.stop()
+            self.instance = None
         if self.db is not None:
             await self.db.close()
             self.db = None
 
 
-# Reflection finds descriptors in the default pool: make sure the internal
-# services' files are loaded.
-assert executor_pb2.DESCRIPTOR.services_by_name["ExecutorService"]
-assert executor_manager_pb2.DESCRIPTOR.services_by_name["ExecutorManagerService"]
+# Reflection finds descriptors in the default pool: the internal services'
+# files must be loaded for the control plane to describe them.
+_DESCRIBED_FILES = (executor_pb2.DESCRIPTOR, executor_manager_pb2.DESCRIPTOR)

@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir")
     migrate.set_defaults(handler=_migrate)
 
+    from executor.__main__ import add_arguments as add_executor_arguments
+    from executor.__main__ import run as run_executor
+
+    executor = sub.add_parser("executor", help="start one executor on its own")
+    add_executor_arguments(executor)
+    executor.set_defaults(handler=run_executor)
+
     add_runs_commands(sub)
     return parser
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -154,6 +155,8 @@ class AgentRun(Base):
     lease_id: Mapped[str | None]
     # The control-plane instance that drives the live session.
     owner_id: Mapped[str | None]
+    # host:port of the executor holding the live session.
+    executor_address: Mapped[str | None]
     labels: Mapped[dict[str, Any]] = _jsonb_object()
     trace_id: Mapped[str] = mapped_column(server_default=text("''"))
     error: Mapped[str | None]
@@ -376,6 +379,35 @@ class ReconcileAlert(Base):
     details: Mapped[dict[str, Any]] = _jsonb_object()
     created_at: Mapped[datetime] = _created_at()
     resolved_at: Mapped[datetime | None]
+
+
+RUN_COMMAND_KINDS = ("inject", "interrupt", "stop")
+
+
+class RunCommand(Base):
+    """An action on a live run, stored until the run's owner delivers it.
+
+    Any control-plane process may accept the action; the process that owns
+    the run's session delivers it (woken by NOTIFY, the row being the truth)
+    and records the executor's answer.
+    """
+
+    __tablename__ = "run_commands"
+    __table_args__ = (
+        CheckConstraint(_in("kind", RUN_COMMAND_KINDS), name="kind"),
+        Index("ix_run_commands_run_pending", "run_id", "delivered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("agent_runs.id", ondelete="CASCADE"))
+    kind: Mapped[str]
+    # The message of an inject, the reason of an interrupt or stop.
+    body: Mapped[str] = mapped_column(server_default=text("''"))
+    request_id: Mapped[str] = mapped_column(server_default=text("''"))
+    created_at: Mapped[datetime] = _created_at()
+    delivered_at: Mapped[datetime | None]
+    result_code: Mapped[int | None] = mapped_column(Integer)
+    result_message: Mapped[str | None]
 
 
 class IdempotencyKey(Base):

@@ -79,9 +79,7 @@ class Scenario:
     steps: tuple[Step, ...]
     model: str = SCRIPTED_MODEL_NAME
     after_last: Step = field(
-        default_factory=lambda: Step(
-            output=({"message": f"{LABEL} The script has no more steps."},)
-        )
+        default_factory=lambda: Step(output=({"message": f"{LABEL} The script has no more steps."},))
     )
     unmatched: Step | None = None
 
@@ -149,10 +147,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
             {
                 "output": [
                     {"reasoning": "Scripted demo: run one harmless shell command."},
-                    {
-                        "exec": "echo 'Hello from the ccplane scripted model' "
-                        "> ccplane-demo.txt && ls -la"
-                    },
+                    {"exec": "echo 'Hello from the ccplane scripted model' > ccplane-demo.txt && ls -la"},
                 ],
             },
             {
@@ -171,9 +166,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
     },
     "hello": {
         "name": "hello",
-        "steps": [
-            {"output": [{"message": f"{LABEL} Hello! I am a scripted model.", "stream": True}]}
-        ],
+        "steps": [{"output": [{"message": f"{LABEL} Hello! I am a scripted model.", "stream": True}]}],
     },
     "echo": {
         # Answers every request with a short message; useful for follow-ups.
@@ -188,9 +181,7 @@ def builtin(name: str) -> Scenario:
     try:
         return Scenario.from_dict(BUILTIN[name])
     except KeyError:
-        raise ScenarioError(
-            f"no built-in scenario {name!r}; known: {sorted(BUILTIN)}"
-        ) from None
+        raise ScenarioError(f"no built-in scenario {name!r}; known: {sorted(BUILTIN)}") from None
 
 
 def load(spec: str | Path | Mapping[str, Any] | Scenario) -> Scenario:

@@ -136,10 +136,10 @@ class ScriptedModelServer:
         return self._state.next_step
 
     async def wait_for_request(
-        self, contains: str | None = None, *, index: int | None = None, timeout: float = 10.0
+        self, contains: str | None = None, *, index: int | None = None, timeout_s: float = 10.0
     ) -> RecordedRequest:
         """The first request (optionally the ``index``-th one, or the first
-        whose body contains ``contains``), waiting for it up to ``timeout``."""
+        whose body contains ``contains``), waiting for it up to ``timeout_s`` seconds."""
 
         def find() -> RecordedRequest | None:
             reqs = self._state.requests
@@ -157,19 +157,17 @@ class ScriptedModelServer:
                 return found
 
         try:
-            return await asyncio.wait_for(wait(), timeout)
+            return await asyncio.wait_for(wait(), timeout_s)
         except TimeoutError:
             raise TimeoutError(
                 f"no model request {'#' + str(index) if index is not None else ''}"
-                f"{' containing ' + repr(contains) if contains else ''} within {timeout}s; "
+                f"{' containing ' + repr(contains) if contains else ''} within {timeout_s}s; "
                 f"got {len(self._state.requests)} request(s)"
             ) from None
 
     # -- HTTP --------------------------------------------------------------
 
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
@@ -221,9 +219,7 @@ class ScriptedModelServer:
                 step.when_contains,
             )
             return self.scenario.unmatched or Step(
-                output=(
-                    {"message": f"{LABEL} Waiting for a request containing {step.when_contains!r}."},
-                )
+                output=({"message": f"{LABEL} Waiting for a request containing {step.when_contains!r}."},)
             )
         request.step_index = self._state.next_step
         self._state.next_step += 1
@@ -399,9 +395,7 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
         if length > _MAX_BODY:
             raise ConnectionError("request body too large")
         raw = await reader.readexactly(length)
-    return RecordedRequest(
-        method=method, path=path, headers=headers, body=raw.decode("utf-8", "replace")
-    )
+    return RecordedRequest(method=method, path=path, headers=headers, body=raw.decode("utf-8", "replace"))
 
 
 async def _write_json(writer: asyncio.StreamWriter, status: int, body: Any) -> None:

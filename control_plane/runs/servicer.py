@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
+
 import grpc
 
 from ccplane.v1 import runs_pb2, runs_pb2_grpc
@@ -11,17 +15,26 @@ from common.errors import invalid_argument
 from common.logging import current_trace_id
 from common.paging import page_size
 from common.settings import Settings
-from control_plane.auth import current_caller
-from control_plane.runs import store
+from control_plane.auth import Caller, current_caller
+from control_plane.events.log import NOTIFY_CHANNEL as EVENTS_CHANNEL
+from control_plane.notifications import Notifications
+from control_plane.runs import actions, store
 from control_plane.runs.convert import run_to_proto
-from control_plane.runs.state_machine import status_from_proto
-from control_plane.runs.validation import require_id, validate_create_run
+from control_plane.runs.records import RunRecord
+from control_plane.runs.state_machine import TERMINAL, RunStatus, status_from_proto
+from control_plane.runs.validation import require_id, validate_create_run, validate_request_id
+
+# How long StopRun waits for the run to reach its final status before
+# answering with the run as it is.
+STOP_WAIT_S = 15.0
+MAX_MESSAGE_CHARS = 100_000
 
 
 class RunServicer(runs_pb2_grpc.RunServiceServicer):
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, notifications: Notifications) -> None:
         self._db = db
         self._settings = settings
+        self._notifications = notifications
 
     async def CreateRun(
         self, request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
@@ -36,9 +49,7 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
     async def GetRun(
         self, request: runs_pb2.GetRunRequest, context: grpc.aio.ServicerContext
     ) -> runs_pb2.GetRunResponse:
-        run_id = require_id(ids.RUN, "run_id", request.run_id)
-        async with self._db.session() as session:
-            run = await store.get_run(session, current_caller(), run_id)
+        run = await self._get(current_caller(), require_id(ids.RUN, "run_id", request.run_id))
         return runs_pb2.GetRunResponse(run=run_to_proto(run))
 
     async def ListRuns(
@@ -62,3 +73,57 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
                 thread_id=request.thread_id,
             )
         return runs_pb2.ListRunsResponse(runs=[run_to_proto(r) for r in runs], next_page_token=token)
+
+    async def StopRun(
+        self, request: runs_pb2.StopRunRequest, context: grpc.aio.ServicerContext
+    ) -> runs_pb2.StopRunResponse:
+        caller = current_caller()
+        run_id = require_id(ids.RUN, "run_id", request.run_id)
+        validate_request_id(request.request_id)
+        async with self._db.session() as session, session.begin():
+            await actions.stop_run(session, caller, run_id, request.reason)
+        run = await self._wait_for(caller, run_id, lambda r: RunStatus(r.status) in TERMINAL, STOP_WAIT_S)
+        return runs_pb2.StopRunResponse(run=run_to_proto(run))
+
+    async def SendMessage(
+        self, request: runs_pb2.SendMessageRequest, context: grpc.aio.ServicerContext
+    ) -> runs_pb2.SendMessageResponse:
+        caller = current_caller()
+        run_id = require_id(ids.RUN, "run_id", request.run_id)
+        if not request.text.strip():
+            raise invalid_argument("text", "must not be empty")
+        if len(request.text) > MAX_MESSAGE_CHARS:
+            raise invalid_argument("text", f"must be at most {MAX_MESSAGE_CHARS} characters")
+        validate_request_id(request.request_id)
+        async with self._db.session() as session, session.begin():
+            delivery = await actions.send_message(session, caller, run_id, request.text, request.request_id)
+        run = await self._get(caller, run_id)
+        return runs_pb2.SendMessageResponse(run=run_to_proto(run), delivery=delivery)
+
+    # -- helpers ---------------------------------------------------------------
+
+    async def _get(self, caller: Caller, run_id: str) -> RunRecord:
+        async with self._db.session() as session:
+            return await store.get_run(session, caller, run_id)
+
+    async def _wait_for(
+        self, caller: Caller, run_id: str, done: Callable[[RunRecord], bool], wait_s: float
+    ) -> RunRecord:
+        """The run once ``done(run)`` holds, or as it is after ``wait_s`` seconds."""
+        changed = asyncio.Event()
+        unsubscribe = self._notifications.subscribe(
+            EVENTS_CHANNEL, lambda payload: changed.set() if payload in (run_id, None) else None
+        )
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait_s
+            while True:
+                changed.clear()
+                run = await self._get(caller, run_id)
+                remaining = deadline - loop.time()
+                if done(run) or remaining <= 0:
+                    return run
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+        finally:
+            unsubscribe()

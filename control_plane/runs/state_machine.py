@@ -102,6 +102,7 @@ class RunChanges(TypedDict, total=False):
     executor_id: str | None
     lease_id: str | None
     owner_id: str | None
+    executor_address: str | None
     workspace_version: int | None
 
 
@@ -144,8 +145,8 @@ async def transition(
     ``running``; ``finished_at`` on entering a terminal status and clears it
     on re-queueing; ``error``/``error_reason`` when given, clearing them on
     entering a healthy status otherwise; on entering ``queued`` it clears
-    ``executor_id``, ``lease_id`` and ``owner_id`` (the run waits for a new
-    executor) unless ``changes`` sets them. The event carries ``trace_id``,
+    ``executor_id``, ``executor_address``, ``lease_id`` and ``owner_id`` (the
+    run waits for a new executor) unless ``changes`` sets them. The event carries ``trace_id``,
     by default the run's own.
 
     Raises a NOT_FOUND :class:`common.errors.ServiceError` for an unknown run.
@@ -193,7 +194,7 @@ def _values_for(
     if proposed in TERMINAL:
         values["finished_at"] = func.now()
     if proposed == RunStatus.QUEUED:
-        values.update(finished_at=None, executor_id=None, lease_id=None, owner_id=None)
+        values.update(finished_at=None, executor_id=None, lease_id=None, owner_id=None, executor_address=None)
     if error is not None or error_reason is not None:
         values.update(error=error, error_reason=error_reason)
     elif proposed in _HEALTHY:

@@ -21,6 +21,7 @@ from common.errors import already_exists, not_found
 from common.paging import decode_token, encode_token
 from control_plane.auth import Caller
 from control_plane.events.log import append_events
+from control_plane.orchestration import commands
 from control_plane.runs.records import NewRun, RunRecord
 
 CREATE_RUN_SCOPE = "CreateRun"
@@ -92,6 +93,7 @@ async def create_run(session: AsyncSession, caller: Caller, new: NewRun) -> tupl
         ),
     )
     await append_events(session, run_id, [created])
+    await commands.notify_queued(session)
     row = await session.get_one(models.AgentRun, run_id, populate_existing=True)
     return RunRecord.from_row(row), True
 

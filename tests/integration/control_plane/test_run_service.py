@@ -217,7 +217,43 @@ async def test_list_rejects_bad_input(
     assert _violated_fields(err.value) == [field]
 
 
-async def test_methods_of_later_issues_answer_unimplemented(runs: runs_pb2_grpc.RunServiceStub) -> None:
+async def test_stop_a_queued_run_cancels_it(runs: runs_pb2_grpc.RunServiceStub) -> None:
+    # This control plane has no executor-manager: runs stay queued.
+    run = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="never starts"))).run
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await runs.SendMessage(runs_pb2.SendMessageRequest(run_id=run.id, text="hello?"))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert _error_info(err.value).reason == "RUN_NOT_STARTED"
+
+    stopped = (await runs.StopRun(runs_pb2.StopRunRequest(run_id=run.id, reason="changed my mind"))).run
+    assert stopped.status == common_pb2.RUN_STATUS_CANCELED
+    assert stopped.finished_at.seconds > 0
+    again = (await runs.StopRun(runs_pb2.StopRunRequest(run_id=run.id))).run
+    assert again.status == common_pb2.RUN_STATUS_CANCELED, "stopping twice is harmless"
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await runs.SendMessage(runs_pb2.SendMessageRequest(run_id=run.id, text="continue"))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert _error_info(err.value).reason == "NO_THREAD"
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (runs_pb2.SendMessageRequest(run_id="bad", text="x"), "run_id"),
+        (runs_pb2.SendMessageRequest(run_id="run_01ABCDEFGHJKMNPQRSTVWXYZ01", text="  "), "text"),
+    ],
+)
+async def test_send_message_rejects_bad_input(
+    runs: runs_pb2_grpc.RunServiceStub, request_: runs_pb2.SendMessageRequest, field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await runs.SendMessage(request_)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert _violated_fields(err.value) == [field]
+
+
+async def test_stop_unknown_run_is_not_found(runs: runs_pb2_grpc.RunServiceStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await runs.StopRun(runs_pb2.StopRunRequest(run_id=ids.new_id(ids.RUN)))
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -118,6 +118,7 @@ def upgrade() -> None:
         _text("executor_id", nullable=True),
         _text("lease_id", nullable=True),
         _text("owner_id", nullable=True),
+        _text("executor_address", nullable=True),
         _jsonb("labels", "{}"),
         _text("trace_id", default=""),
         _text("error", nullable=True),
@@ -336,6 +337,25 @@ def upgrade() -> None:
     op.create_index(op.f("ix_reconcile_alerts_run_id"), "reconcile_alerts", ["run_id"])
 
     op.create_table(
+        "run_commands",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
+        _text("run_id"),
+        _text("kind"),
+        _text("body", default=""),
+        _text("request_id", default=""),
+        _now("created_at"),
+        _timestamp("delivered_at"),
+        sa.Column("result_code", sa.Integer(), nullable=True),
+        _text("result_message", nullable=True),
+        sa.CheckConstraint("kind IN ('inject', 'interrupt', 'stop')", name=op.f("ck_run_commands_kind")),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["agent_runs.id"], name=op.f("fk_run_commands_run_id_agent_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_commands")),
+    )
+    op.create_index("ix_run_commands_run_pending", "run_commands", ["run_id", "delivered_at"])
+
+    op.create_table(
         "idempotency_keys",
         _text("tenant_id"),
         _text("scope"),
@@ -351,6 +371,7 @@ def downgrade() -> None:
     # Dropping a table drops its indexes and constraints; children first.
     for table in (
         "idempotency_keys",
+        "run_commands",
         "reconcile_alerts",
         "executor_leases",
         "executors",

@@ -1,0 +1,1 @@
+"""Running runs: scheduling onto executors, driving live sessions, recovery."""

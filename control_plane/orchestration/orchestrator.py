@@ -1,0 +1,304 @@
+"""The orchestrator of one control-plane process.
+
+- **Scheduling**: queued runs start in FIFO order as executor slots free up
+  (``SELECT … FOR UPDATE SKIP LOCKED``, so several control-plane processes
+  never start one run twice). A run that finds no free slot stays queued.
+- **Driving**: each started run gets a :class:`RunDriver`, owned by this
+  process (``agent_runs.owner_id``).
+- **Adoption**: runs owned by a process that died (its liveness lock is gone)
+  are taken over and their sessions re-attached from the last stored
+  executor seq; so are this process's own runs after a restart.
+- **Leases**: the executor-manager reports leases that expired because their
+  executor stopped heartbeating; their runs become ``lost``.
+
+Shutdown cancels the drivers but leaves the executors' sessions running, so
+that a restarted (or another) control plane adopts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Final
+
+from sqlalchemy import select
+
+from ccplane.v1 import executor_manager_pb2, executor_pb2
+from common import tracing
+from common.db import models
+from common.db.engine import Database
+from control_plane.notifications import Notifications
+from control_plane.orchestration import commands
+from control_plane.orchestration.driver import RunDriver
+from control_plane.orchestration.executors import ExecutorManagerClient
+from control_plane.orchestration.ingest import LiveRun
+from control_plane.orchestration.instance import Instance
+from control_plane.runs.state_machine import RunStatus, transition
+from control_plane.runs.validation import settings_from_json
+
+log = logging.getLogger(__name__)
+
+LIVE_STATUSES: Final = ("starting", "running", "waiting_human")
+SCHEDULE_INTERVAL_S = 1.0
+ADOPT_INTERVAL_S = 1.0
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        db: Database,
+        instance: Instance,
+        notifications: Notifications,
+        manager: ExecutorManagerClient,
+    ) -> None:
+        self.db = db
+        self.instance = instance
+        self.manager = manager
+        self._notifications = notifications
+        self._drivers: dict[str, RunDriver] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._schedule = asyncio.Event()
+        self._unsubscribe: list[object] = []
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._unsubscribe = [
+            self._notifications.subscribe(commands.NOTIFY_CHANNEL, self._on_command),
+            self._notifications.subscribe(commands.QUEUED_CHANNEL, lambda _: self._schedule.set()),
+        ]
+        self._tasks = [
+            asyncio.create_task(self._schedule_forever(), name="orchestrator-schedule"),
+            asyncio.create_task(self._adopt_forever(), name="orchestrator-adopt"),
+            asyncio.create_task(self._watch_leases_forever(), name="orchestrator-leases"),
+        ]
+
+    async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()  # type: ignore[operator]
+        tasks = self._tasks + [d.task for d in self._drivers.values() if d.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._drivers.clear()
+
+    def driver(self, run_id: str) -> RunDriver | None:
+        return self._drivers.get(run_id)
+
+    # -- helpers used by drivers ------------------------------------------------
+
+    async def release(self, lease_id: str) -> None:
+        if lease_id:
+            await self.manager.release(lease_id)
+        self._schedule.set()
+
+    @staticmethod
+    def follow_ups_allowed(live: LiveRun) -> bool:
+        return bool(live.thread_id) and not live.stateless
+
+    def _on_command(self, run_id: str | None) -> None:
+        if run_id is None:
+            for each in self._drivers.values():
+                each.wake()
+        elif (driver := self._drivers.get(run_id)) is not None:
+            driver.wake()
+
+    # -- scheduling -------------------------------------------------------------
+
+    async def _schedule_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._schedule.wait(), SCHEDULE_INTERVAL_S)
+            self._schedule.clear()
+            try:
+                while await self._start_next():
+                    pass
+            except Exception:
+                log.exception("scheduling failed")
+
+    async def _start_next(self) -> bool:
+        """Start the oldest queued run if a slot is free; False when nothing started."""
+        async with self.db.session() as session, session.begin():
+            row = (
+                await session.execute(
+                    select(models.AgentRun)
+                    .where(models.AgentRun.status == RunStatus.QUEUED.value)
+                    .order_by(models.AgentRun.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return False
+            with tracing.remote_context(row.trace_id):
+                lease = await self.manager.acquire(row.id, row.tenant_id, row.provider)
+            if lease is None:
+                return False
+            try:
+                await transition(
+                    session,
+                    row.id,
+                    RunStatus.STARTING,
+                    f"executor {lease.executor_id} acquired",
+                    executor_id=lease.executor_id,
+                    executor_address=lease.address,
+                    lease_id=lease.lease_id,
+                    owner_id=self.instance.id,
+                )
+                live = _live(row, RunStatus.STARTING)
+            except BaseException:
+                await self.manager.release(lease.lease_id)
+                raise
+        self._spawn(live, address=lease.address, lease_id=lease.lease_id, attach=False)
+        return True
+
+    async def _start_message(self, run_id: str) -> executor_pb2.StartSession:
+        """The session to start for a run: its prompt, or its next follow-up message."""
+        async with self.db.session() as session, session.begin():
+            row = await session.get_one(models.AgentRun, run_id)
+            prompt = row.prompt
+            resume = row.resume_thread_id or ""
+            if row.started_at is not None and row.thread_id:
+                follow_up = next(
+                    (c for c in await commands.pending(session, run_id) if c.kind == "inject"), None
+                )
+                if follow_up is not None:
+                    prompt = follow_up.body
+                    await commands.mark_delivered(session, follow_up.id, 0, "started a follow-up turn")
+                resume = row.thread_id
+            return executor_pb2.StartSession(
+                run_id=row.id,
+                tenant_id=row.tenant_id,
+                workspace_id=row.workspace_id or "",
+                workspace_version=row.workspace_version or 0,
+                provider=row.provider,
+                model=row.model,
+                settings=settings_from_json(row.settings),
+                prompt=prompt,
+                resume_thread_id=resume,
+                lease_id=row.lease_id or "",
+            )
+
+    def _spawn(self, live: LiveRun, *, address: str, lease_id: str, attach: bool) -> None:
+        run_id = live.run_id
+        driver = RunDriver(
+            self,
+            live,
+            address=address,
+            lease_id=lease_id,
+            build_start=lambda: self._start_message(run_id),
+            attach=attach,
+        )
+        self._drivers[run_id] = driver
+
+        async def drive() -> None:
+            try:
+                await driver.run()
+            finally:
+                if self._drivers.get(run_id) is driver:
+                    del self._drivers[run_id]
+                self._schedule.set()
+
+        driver.task = asyncio.create_task(drive(), name=f"run-driver-{run_id}")
+
+    # -- adoption ---------------------------------------------------------------
+
+    async def _adopt_forever(self) -> None:
+        while True:
+            try:
+                await self._adopt_orphans()
+            except Exception:
+                log.exception("adopting runs failed")
+            await asyncio.sleep(ADOPT_INTERVAL_S)
+
+    async def _adopt_orphans(self) -> None:
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(models.AgentRun.id, models.AgentRun.owner_id).where(
+                        models.AgentRun.status.in_(LIVE_STATUSES)
+                    )
+                )
+            ).all()
+        alive: dict[str, bool] = {}
+        for run_id, owner in rows:
+            if run_id in self._drivers:
+                continue
+            if owner and owner != self.instance.id:
+                if owner not in alive:
+                    alive[owner] = await self.instance.is_alive(owner)
+                if alive[owner]:
+                    continue
+            await self._adopt(run_id, owner)
+
+    async def _adopt(self, run_id: str, previous_owner: str | None) -> None:
+        if run_id in self._drivers:
+            return
+        async with self.db.session() as session, session.begin():
+            row = (
+                await session.execute(
+                    select(models.AgentRun)
+                    .where(models.AgentRun.id == run_id)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if row is None or row.status not in LIVE_STATUSES or row.owner_id != previous_owner:
+                return
+            if run_id in self._drivers:  # started by this process meanwhile
+                return
+            row.owner_id = self.instance.id
+            live = _live(row, RunStatus(row.status))
+            address, lease_id = row.executor_address or "", row.lease_id or ""
+        log.info("adopting run", extra={"run_id": run_id, "previous_owner": previous_owner or ""})
+        if not address:
+            async with self.db.session() as session, session.begin():
+                await transition(
+                    session,
+                    run_id,
+                    RunStatus.LOST,
+                    "no executor recorded",
+                    error="no executor",
+                    error_reason="NO_EXECUTOR",
+                )
+            return
+        self._spawn(live, address=address, lease_id=lease_id, attach=True)
+
+    # -- leases -----------------------------------------------------------------
+
+    async def _watch_leases_forever(self) -> None:
+        while True:
+            try:
+                async for change in self.manager.watch_leases():
+                    if change.change == executor_manager_pb2.LEASE_CHANGE_EXPIRED:
+                        await self._lease_expired(change.lease)
+                    elif change.change == executor_manager_pb2.LEASE_CHANGE_RELEASED:
+                        self._schedule.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("lease watch interrupted", extra={"error": str(exc)})
+            await asyncio.sleep(1.0)
+
+    async def _lease_expired(self, lease: executor_manager_pb2.ExecutorLease) -> None:
+        driver = self._drivers.get(lease.run_id)
+        if driver is None or driver.lease_id != lease.lease_id:
+            return
+        await driver.lost(f"executor {lease.executor_id} stopped heartbeating", "EXECUTOR_LOST")
+
+
+def _live(row: models.AgentRun, status: RunStatus) -> LiveRun:
+    settings = settings_from_json(row.settings)
+    return LiveRun(
+        run_id=row.id,
+        tenant_id=row.tenant_id,
+        trace_id=row.trace_id,
+        model=row.model,
+        status=status,
+        executor_seq=row.executor_seq,
+        thread_id=row.thread_id or "",
+        stateless=settings.thread_mode == 2,
+    )

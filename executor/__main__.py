@@ -1,0 +1,63 @@
+"""``python -m executor`` / ``ccplane executor``: run one executor process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from common import ids
+from common import logging as ccplane_logging
+from common.settings import Settings
+from executor.app import Executor
+from executor.sessions import HostConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor-id", default="", help="executor id (a new one when omitted)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="gRPC port (0: any free port)")
+    parser.add_argument("--slots", type=int, default=4, help="concurrent sessions")
+    parser.add_argument(
+        "--data-dir", default="", help="executor data directory (default <data-dir>/executors/<id>)"
+    )
+    parser.add_argument("--manager", default="", help="executor-manager address to register with")
+    parser.add_argument("--backend", default="external", help="backend name reported at registration")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    settings = Settings()
+    executor_id = args.executor_id or ids.new_id(ids.EXECUTOR)
+    data_dir = (
+        Path(args.data_dir) if args.data_dir else settings.resolved_data_dir() / "executors" / executor_id
+    )
+    executor = Executor(HostConfig(executor_id=executor_id, data_dir=data_dir, slots=args.slots))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await executor.start(args.host, args.port)
+    print(f"ccplane executor {executor_id} listening on {executor.address}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await executor.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    ccplane_logging.configure(settings.log_level, settings.log_format, service="executor")
+    asyncio.run(serve(args))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ccplane executor", description="run one ccplane executor")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
