@@ -21,7 +21,7 @@ from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.settings import Settings
-from control_plane.events.log import NOTIFY_CHANNEL as EVENTS_CHANNEL
+from control_plane.events.feed import EventFeed
 from control_plane.notifications import Notifications
 from control_plane.orchestration import commands
 from control_plane.orchestration.executors import ExecutorManagerClient
@@ -59,6 +59,7 @@ class ControlPlane:
         self.server: GrpcServer | None = None
         self.instance: Instance | None = None
         self.notifications: Notifications | None = None
+        self.feed: EventFeed | None = None
         self.orchestrator: Orchestrator | None = None
         self._manager: ExecutorManagerClient | None = None
 
@@ -72,8 +73,10 @@ class ControlPlane:
         self.db = Database(self._database_url, application_name="ccplane-control-plane")
         self.instance = Instance(self._database_url)
         await self.instance.start()
+        self.feed = EventFeed(self.db.url, application_name="ccplane-control-plane-feed")
+        await self.feed.start()
         self.notifications = Notifications(
-            self._database_url, [EVENTS_CHANNEL, commands.NOTIFY_CHANNEL, commands.QUEUED_CHANNEL]
+            self._database_url, [commands.NOTIFY_CHANNEL, commands.QUEUED_CHANNEL]
         )
         await self.notifications.start()
         if self._manager_address:
@@ -83,7 +86,7 @@ class ControlPlane:
         registrations = [
             ServiceRegistration(
                 "ccplane.v1.RunService",
-                RunServicer(self.db, self.settings, self.notifications),
+                RunServicer(self.db, self.settings, self.feed),
                 runs_pb2_grpc.add_RunServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -126,6 +129,9 @@ class ControlPlane:
         if self.notifications is not None:
             await self.notifications.stop()
             self.notifications = None
+        if self.feed is not None:
+            await self.feed.stop()
+            self.feed = None
         if self.instance is not None:
             await self.instance.stop()
             self.instance = None

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import events_pb2, executor_pb2
 from common.db import models
-from control_plane.events.log import append_events
 from control_plane.orchestration import commands
 from control_plane.runs.state_machine import RunStatus, transition
+from control_plane.todos.store import append_events_with_todos
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def ingest(
 
     async def flush() -> None:
         if pending:
-            await append_events(session, run.run_id, pending)
+            await append_events_with_todos(session, run.run_id, pending)
             pending.clear()
 
     last_seq = run.executor_seq

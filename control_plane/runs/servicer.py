@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from ccplane.v1 import runs_pb2, runs_pb2_grpc
+from ccplane.v1 import events_pb2, runs_pb2, runs_pb2_grpc
 from common import ids
 from common.db.engine import Database
 from common.errors import invalid_argument
@@ -16,13 +15,16 @@ from common.logging import current_trace_id
 from common.paging import page_size
 from common.settings import Settings
 from control_plane.auth import Caller, current_caller
-from control_plane.events.log import NOTIFY_CHANNEL as EVENTS_CHANNEL
-from control_plane.notifications import Notifications
+from control_plane.events.feed import EventFeed
+from control_plane.events.stream import stream_run_events, wait_until
 from control_plane.runs import actions, store
 from control_plane.runs.convert import run_to_proto
 from control_plane.runs.records import RunRecord
 from control_plane.runs.state_machine import TERMINAL, RunStatus, status_from_proto
 from control_plane.runs.validation import require_id, validate_create_run, validate_request_id
+from control_plane.todos.convert import todo_list_to_proto, todo_version_to_proto
+from control_plane.todos.store import current_todos
+from control_plane.todos.stream import stream_todo_events
 
 # How long StopRun waits for the run to reach its final status before
 # answering with the run as it is.
@@ -31,10 +33,10 @@ MAX_MESSAGE_CHARS = 100_000
 
 
 class RunServicer(runs_pb2_grpc.RunServiceServicer):
-    def __init__(self, db: Database, settings: Settings, notifications: Notifications) -> None:
+    def __init__(self, db: Database, settings: Settings, feed: EventFeed) -> None:
         self._db = db
         self._settings = settings
-        self._notifications = notifications
+        self._feed = feed
 
     async def CreateRun(
         self, request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
@@ -100,6 +102,29 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
         run = await self._get(caller, run_id)
         return runs_pb2.SendMessageResponse(run=run_to_proto(run), delivery=delivery)
 
+    async def StreamRunEvents(
+        self, request: runs_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[events_pb2.RunEvent]:
+        async for event in stream_run_events(
+            self._db, self._feed, current_caller(), request.run_id, request.after_seq
+        ):
+            yield event
+
+    async def ListTodos(
+        self, request: runs_pb2.ListTodosRequest, context: grpc.aio.ServicerContext
+    ) -> runs_pb2.ListTodosResponse:
+        run_id = require_id(ids.RUN, "run_id", request.run_id)
+        async with self._db.session() as session:
+            return todo_list_to_proto(await current_todos(session, current_caller(), run_id))
+
+    async def StreamTodoEvents(
+        self, request: runs_pb2.StreamTodoEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[runs_pb2.StreamTodoEventsResponse]:
+        async for version in stream_todo_events(
+            self._db, self._feed, current_caller(), request.run_id, request.after_version
+        ):
+            yield todo_version_to_proto(version)
+
     # -- helpers ---------------------------------------------------------------
 
     async def _get(self, caller: Caller, run_id: str) -> RunRecord:
@@ -110,20 +135,13 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
         self, caller: Caller, run_id: str, done: Callable[[RunRecord], bool], wait_s: float
     ) -> RunRecord:
         """The run once ``done(run)`` holds, or as it is after ``wait_s`` seconds."""
-        changed = asyncio.Event()
-        unsubscribe = self._notifications.subscribe(
-            EVENTS_CHANNEL, lambda payload: changed.set() if payload in (run_id, None) else None
-        )
+
+        async def probe() -> RunRecord | None:
+            run = await self._get(caller, run_id)
+            return run if done(run) else None
+
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait_s
-            while True:
-                changed.clear()
-                run = await self._get(caller, run_id)
-                remaining = deadline - loop.time()
-                if done(run) or remaining <= 0:
-                    return run
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
-        finally:
-            unsubscribe()
+            async with asyncio.timeout(wait_s):
+                return await wait_until(self._feed, run_id, probe)
+        except TimeoutError:
+            return await self._get(caller, run_id)
