@@ -1,0 +1,217 @@
+"""The scripted Responses-API model, spoken to over real HTTP on loopback.
+
+(It lives in ``common/scripted_model``; its tests sit here next to the
+provider that is its main client.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from common.scripted_model import BUILTIN, LABEL, Scenario, ScenarioError, ScriptedModelServer, builtin
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client, just enough for the tests."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, server: ScriptedModelServer) -> Client:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        data = json.dumps(body).encode()
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        await self.writer.drain()
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode()
+        status = int(head.split(" ", 2)[1])
+        headers = dict(
+            (k.strip().lower(), v.strip())
+            for k, v in (line.split(":", 1) for line in head.split("\r\n")[1:] if line)
+        )
+        if headers.get("transfer-encoding") == "chunked":
+            payload = b""
+            while True:
+                size = int(await self.reader.readuntil(b"\r\n"), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                payload += chunk[:-2]
+        else:
+            payload = await self.reader.readexactly(int(headers["content-length"]))
+        return status, headers, payload
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+def sse(payload: bytes) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in payload.decode().strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        data = json.loads(lines["data"])
+        assert data["type"] == lines["event"]
+        events.append((lines["event"], data))
+    return events
+
+
+SCENARIO = {
+    "name": "unit",
+    "steps": [
+        {
+            "output": [
+                {"reasoning": "thinking"},
+                {"exec": "ls", "call_id": "call_ls"},
+                {"custom_tool": "apply_patch", "input": "*** Begin Patch\n*** End Patch\n"},
+                {"tool": "update_plan", "arguments": {"plan": []}},
+            ],
+            "usage": {"input_tokens": 7, "output_tokens": 3, "cached_tokens": 2},
+        },
+        {"when_contains": "call_ls", "output": [{"message": "a streamed answer", "stream": True}]},
+        {"http_status": 429},
+    ],
+    "after_last": {"output": [{"message": "the end"}]},
+}
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ScriptedModelServer]:
+    async with ScriptedModelServer(SCENARIO) as srv:
+        yield srv
+
+
+async def test_steps_answer_requests_in_order(server: ScriptedModelServer) -> None:
+    client = await Client.connect(server)
+    try:
+        status, headers, payload = await client.post("/v1/responses", {"input": "hello"})
+        assert status == 200 and headers["content-type"] == "text/event-stream"
+        events = sse(payload)
+        assert events[0][0] == "response.created"
+        assert events[0][1]["response"]["model"] == "ccplane-scripted"
+        done = [data["item"] for kind, data in events if kind == "response.output_item.done"]
+        assert [item["type"] for item in done] == [
+            "reasoning",
+            "function_call",
+            "custom_tool_call",
+            "function_call",
+        ]
+        assert done[0]["summary"] == [{"type": "summary_text", "text": "thinking"}]
+        assert (done[1]["name"], json.loads(done[1]["arguments"]), done[1]["call_id"]) == (
+            "exec_command",
+            {"cmd": "ls"},
+            "call_ls",
+        )
+        assert done[2]["name"] == "apply_patch" and done[2]["input"].startswith("*** Begin Patch")
+        completed = events[-1][1]["response"]
+        assert events[-1][0] == "response.completed"
+        assert completed["usage"]["input_tokens"] == 7
+        assert completed["usage"]["input_tokens_details"]["cached_tokens"] == 2
+        assert completed["usage"]["total_tokens"] == 10
+
+        # Step 2 waits for a request that carries the tool output.
+        status, _, payload = await client.post("/v1/responses", {"input": "unrelated"})
+        unmatched = sse(payload)
+        text = next(d["item"] for k, d in unmatched if k == "response.output_item.done")["content"][0]["text"]
+        assert LABEL in text and "call_ls" in text
+        assert server.steps_used == 1
+
+        status, _, payload = await client.post("/v1/responses", {"input": [{"call_id": "call_ls"}]})
+        streamed = sse(payload)
+        deltas = "".join(d["delta"] for k, d in streamed if k == "response.output_text.delta")
+        assert deltas == "a streamed answer"
+
+        status, _, payload = await client.post("/v1/responses", {"input": "x"})
+        assert status == 429 and "scripted" in json.loads(payload)["error"]["message"]
+
+        status, _, payload = await client.post("/v1/responses", {"input": "x"})
+        assert "the end" in payload.decode()
+    finally:
+        await client.close()
+
+    assert [r.step_index for r in server.requests] == [0, None, 1, 2, None]
+    assert server.requests[0].json == {"input": "hello"}
+    assert (await server.wait_for_request(contains="call_ls")).step_index == 1
+    assert (await server.wait_for_request(index=3)).step_index == 2
+
+
+async def test_wait_for_request_waits_then_times_out(server: ScriptedModelServer) -> None:
+    waiter = asyncio.create_task(server.wait_for_request(contains="needle", timeout_s=5))
+    client = await Client.connect(server)
+    await client.post("/v1/responses", {"input": "hay needle hay"})
+    await client.close()
+    assert (await waiter).contains("needle")
+    with pytest.raises(TimeoutError, match="containing 'missing'"):
+        await server.wait_for_request(contains="missing", timeout_s=0.05)
+
+
+async def test_other_routes(server: ScriptedModelServer) -> None:
+    client = await Client.connect(server)
+    try:
+        status, _, payload = await client.post("/v1/unknown", {})
+        assert status == 404 and LABEL in payload.decode()
+    finally:
+        await client.close()
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"steps": [{"output": [{"message": "a", "exec": "b"}]}]}, r"steps\[0\]\.output\[0\]"),
+        ({"steps": [{"outputs": []}]}, r"steps\[0\]: unknown field"),
+        ({"steps": [{"usage": {"input_tokens": "many"}}]}, r"steps\[0\]\.usage"),
+        ({"steps": {}}, "steps must be a list"),
+    ],
+)
+def test_malformed_scenarios_are_rejected(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        Scenario.from_dict(data)
+
+
+def test_builtin_scenarios_load() -> None:
+    for name in BUILTIN:
+        assert Scenario.from_dict(BUILTIN[name]).model == "ccplane-scripted"
+    with pytest.raises(ScenarioError, match="known"):
+        builtin("no-such-scenario")
+
+
+async def test_command_line_entry_point() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "common.scripted_model",
+        "--scenario",
+        "hello",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        assert line.startswith("base_url=http://127.0.0.1:") and "model=ccplane-scripted" in line
+        port = int(line.split(":")[2].split("/")[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        client = Client(reader, writer)
+        _, _, payload = await client.post("/v1/responses", {"input": "hi"})
+        await client.close()
+        deltas = [d["delta"] for kind, d in sse(payload) if kind == "response.output_text.delta"]
+        assert "I am a scripted model" in "".join(deltas)
+    finally:
+        proc.terminate()
+        await proc.wait()
