@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from ccplane.v1 import executor_pb2_grpc
 from common.grpc_server import GrpcServer, ServiceRegistration
@@ -23,9 +25,14 @@ ENDED_SESSION_RETENTION_S = 600.0
 
 
 class Executor:
-    def __init__(self, config: HostConfig, registry: ProviderRegistry | None = None) -> None:
+    def __init__(
+        self,
+        config: HostConfig,
+        registry: ProviderRegistry | None = None,
+        session_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.config = config
-        self.host = SessionHost(config, registry or default_registry())
+        self.host = SessionHost(config, registry or default_registry(), session_options)
         self.server: GrpcServer | None = None
         self._janitor: asyncio.Task[None] | None = None
 

@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -29,6 +31,7 @@ from common.errors import (
     resource_exhausted,
     unavailable,
 )
+from common.logging import current_trace_id
 from executor.convert import outcome_to_proto, service_error, spec_from_start
 from executor.outputs import DEFAULT_CAPACITY, OutputLog
 from executor.providers.base import Delivery, ProviderRegistry, ProviderSession
@@ -53,8 +56,12 @@ class HostConfig:
 
 
 class HostedSession:
-    def __init__(self, run_id: str, provider: ProviderSession, config: HostConfig) -> None:
+    def __init__(
+        self, run_id: str, provider: ProviderSession, config: HostConfig, trace_id: str = ""
+    ) -> None:
         self.run_id = run_id
+        # The trace of the call that started the session; stamped on its events.
+        self.trace_id = trace_id
         self.provider = provider
         self.outputs = OutputLog(config.replay_capacity)
         self.started_at = time.time()
@@ -76,6 +83,8 @@ class HostedSession:
     async def _copy_events(self) -> None:
         try:
             async for event in self.provider.events():
+                if not event.trace_id:
+                    event.trace_id = self.trace_id
                 self.outputs.event(event)
         except Exception:
             log.exception("provider event stream failed", extra={"run_id": self.run_id})
@@ -171,9 +180,13 @@ def _fill_error(result: executor_pb2.ActionResult, exc: ServiceError) -> None:
 class SessionHost:
     """The sessions of this executor process."""
 
-    def __init__(self, config: HostConfig, registry: ProviderRegistry) -> None:
+    def __init__(
+        self, config: HostConfig, registry: ProviderRegistry, session_options: Mapping[str, Any] | None = None
+    ) -> None:
         self.config = config
         self.registry = registry
+        # Extra keyword arguments for the provider's sessions (model config, limits).
+        self._session_options = dict(session_options or {})
         self._sessions: dict[str, HostedSession] = {}
         self._draining = False
 
@@ -213,8 +226,8 @@ class SessionHost:
         workspace = self._workspace_dir(start)
         spec = spec_from_start(start, workspace, self.config.data_dir / "threads")
         try:
-            provider = self.registry.create_session(spec)
-            session = HostedSession(start.run_id, provider, self.config)
+            provider = self.registry.create_session(spec, **self._session_options)
+            session = HostedSession(start.run_id, provider, self.config, current_trace_id())
             self._sessions[start.run_id] = session
             try:
                 await provider.start()

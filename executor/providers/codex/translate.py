@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
@@ -328,7 +328,7 @@ class EventTranslator:
     def warning(self, message: str, *, reason: str = "") -> events_pb2.RunEvent:
         event = self.event("warning")
         # The generated stub types this field as the builtin Warning.
-        warning = cast(events_pb2.Warning, event.warning)
+        warning = event.warning
         warning.message = message
         warning.reason = reason
         return event

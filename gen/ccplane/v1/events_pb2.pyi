@@ -101,10 +101,10 @@ class RunEvent(_message.Message):
     human_loop_expired: HumanLoopExpired
     human_loop_canceled: HumanLoopCanceled
     workspace_synced: WorkspaceSynced
-    warning: Warning
-    error: Error
+    warning: RunWarning
+    error: RunError
     provider_raw: ProviderRaw
-    def __init__(self, run_id: _Optional[str] = ..., seq: _Optional[int] = ..., type: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., status_changed: _Optional[_Union[RunStatusChanged, _Mapping]] = ..., thread_started: _Optional[_Union[ThreadStarted, _Mapping]] = ..., turn_started: _Optional[_Union[TurnStarted, _Mapping]] = ..., turn_completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., user_message: _Optional[_Union[UserMessage, _Mapping]] = ..., message_delta: _Optional[_Union[MessageDelta, _Mapping]] = ..., message_completed: _Optional[_Union[MessageCompleted, _Mapping]] = ..., reasoning_summary: _Optional[_Union[ReasoningSummary, _Mapping]] = ..., command_started: _Optional[_Union[CommandStarted, _Mapping]] = ..., command_output: _Optional[_Union[CommandOutput, _Mapping]] = ..., command_completed: _Optional[_Union[CommandCompleted, _Mapping]] = ..., file_change_completed: _Optional[_Union[FileChangeCompleted, _Mapping]] = ..., todos_updated: _Optional[_Union[TodosUpdated, _Mapping]] = ..., usage_updated: _Optional[_Union[UsageUpdated, _Mapping]] = ..., human_loop_requested: _Optional[_Union[HumanLoopRequested, _Mapping]] = ..., human_loop_resolved: _Optional[_Union[HumanLoopResolved, _Mapping]] = ..., human_loop_expired: _Optional[_Union[HumanLoopExpired, _Mapping]] = ..., human_loop_canceled: _Optional[_Union[HumanLoopCanceled, _Mapping]] = ..., workspace_synced: _Optional[_Union[WorkspaceSynced, _Mapping]] = ..., warning: _Optional[_Union[Warning, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., provider_raw: _Optional[_Union[ProviderRaw, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., seq: _Optional[int] = ..., type: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., status_changed: _Optional[_Union[RunStatusChanged, _Mapping]] = ..., thread_started: _Optional[_Union[ThreadStarted, _Mapping]] = ..., turn_started: _Optional[_Union[TurnStarted, _Mapping]] = ..., turn_completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., user_message: _Optional[_Union[UserMessage, _Mapping]] = ..., message_delta: _Optional[_Union[MessageDelta, _Mapping]] = ..., message_completed: _Optional[_Union[MessageCompleted, _Mapping]] = ..., reasoning_summary: _Optional[_Union[ReasoningSummary, _Mapping]] = ..., command_started: _Optional[_Union[CommandStarted, _Mapping]] = ..., command_output: _Optional[_Union[CommandOutput, _Mapping]] = ..., command_completed: _Optional[_Union[CommandCompleted, _Mapping]] = ..., file_change_completed: _Optional[_Union[FileChangeCompleted, _Mapping]] = ..., todos_updated: _Optional[_Union[TodosUpdated, _Mapping]] = ..., usage_updated: _Optional[_Union[UsageUpdated, _Mapping]] = ..., human_loop_requested: _Optional[_Union[HumanLoopRequested, _Mapping]] = ..., human_loop_resolved: _Optional[_Union[HumanLoopResolved, _Mapping]] = ..., human_loop_expired: _Optional[_Union[HumanLoopExpired, _Mapping]] = ..., human_loop_canceled: _Optional[_Union[HumanLoopCanceled, _Mapping]] = ..., workspace_synced: _Optional[_Union[WorkspaceSynced, _Mapping]] = ..., warning: _Optional[_Union[RunWarning, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., provider_raw: _Optional[_Union[ProviderRaw, _Mapping]] = ...) -> None: ...
 
 class RunStatusChanged(_message.Message):
     __slots__ = ("previous_status", "status", "reason", "error", "error_reason")
@@ -296,7 +296,7 @@ class WorkspaceSynced(_message.Message):
     deleted_paths: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, workspace_id: _Optional[str] = ..., version: _Optional[int] = ..., changed_paths: _Optional[_Iterable[str]] = ..., deleted_paths: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class Warning(_message.Message):
+class RunWarning(_message.Message):
     __slots__ = ("message", "reason")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -304,7 +304,7 @@ class Warning(_message.Message):
     reason: str
     def __init__(self, message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
-class Error(_message.Message):
+class RunError(_message.Message):
     __slots__ = ("message", "reason", "will_retry")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
