@@ -12,6 +12,7 @@ from common import ids
 from common import logging as ccplane_logging
 from common.settings import Settings
 from executor.app import Executor
+from executor.registration import Registration
 from executor.sessions import HostConfig
 
 
@@ -23,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", default="", help="executor data directory (default <data-dir>/executors/<id>)"
     )
+    parser.add_argument(
+        "--threads-dir",
+        default="",
+        help="agent thread state shared by this host's executors (default <data-dir>/threads)",
+    )
     parser.add_argument("--manager", default="", help="executor-manager address to register with")
     parser.add_argument("--backend", default="external", help="backend name reported at registration")
 
@@ -33,16 +39,22 @@ async def serve(args: argparse.Namespace) -> None:
     data_dir = (
         Path(args.data_dir) if args.data_dir else settings.resolved_data_dir() / "executors" / executor_id
     )
-    executor = Executor(HostConfig(executor_id=executor_id, data_dir=data_dir, slots=args.slots))
+    threads_dir = Path(args.threads_dir) if args.threads_dir else settings.resolved_data_dir() / "threads"
+    executor = Executor(
+        HostConfig(executor_id=executor_id, data_dir=data_dir, slots=args.slots, threads_dir=threads_dir)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await executor.start(args.host, args.port)
+    registration = Registration(executor, args.manager, backend=args.backend)
+    await registration.start()
     print(f"ccplane executor {executor_id} listening on {executor.address}", flush=True)
     try:
         await stop.wait()
     finally:
+        await registration.stop()
         await executor.stop()
 
 

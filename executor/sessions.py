@@ -53,6 +53,13 @@ class HostConfig:
     replay_capacity: int = DEFAULT_CAPACITY
     detached_timeout: float = 600.0
     close_timeout: float = 30.0
+    # Where agent thread state is saved after each turn and found for resume;
+    # shared by the executors of one host (default: <data_dir>/threads).
+    threads_dir: Path | None = None
+
+    @property
+    def thread_state_dir(self) -> Path:
+        return self.threads_dir or self.data_dir / "threads"
 
 
 class HostedSession:
@@ -224,7 +231,7 @@ class SessionHost:
                 "NO_FREE_SLOT", f"all {self.config.slots} slots of this executor are busy"
             )
         workspace = self._workspace_dir(start)
-        spec = spec_from_start(start, workspace, self.config.data_dir / "threads")
+        spec = spec_from_start(start, workspace, self.config.thread_state_dir)
         try:
             provider = self.registry.create_session(spec, **self._session_options)
             session = HostedSession(start.run_id, provider, self.config, current_trace_id())

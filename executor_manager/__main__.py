@@ -1,0 +1,96 @@
+"""``python -m executor_manager``: run the executor-manager.
+
+Reads ``CCPLANE_*`` settings (database URL, data directory, port); flags
+override them. Without a database URL it uses the embedded PostgreSQL in the
+data directory, like ``ccplane up``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from common import logging as ccplane_logging
+from common.db.embedded import EmbeddedPostgres
+from common.settings import Settings
+from executor_manager.app import ExecutorManager
+from executor_manager.config import ManagerConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    defaults = ManagerConfig()
+    parser.add_argument("--host", default=settings.grpc_host)
+    parser.add_argument("--port", type=int, default=settings.executor_manager_port, help="gRPC port (0: any)")
+    parser.add_argument("--data-dir", default=str(settings.data_dir), help="executors' data and logs go here")
+    parser.add_argument("--database-url", default=settings.database_url, help="PostgreSQL URL")
+    parser.add_argument("--backend", default=defaults.backend, choices=["local"])
+    parser.add_argument("--min-executors", type=int, default=defaults.min_executors)
+    parser.add_argument("--max-executors", type=int, default=defaults.max_executors)
+    parser.add_argument("--slots", type=int, default=defaults.slots_per_executor, help="slots per executor")
+    parser.add_argument("--heartbeat-interval", type=float, default=defaults.heartbeat_interval)
+    parser.add_argument(
+        "--heartbeat-timeout", type=float, default=None, help="default: 3x the heartbeat interval"
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=defaults.idle_timeout, help="0: keep idle executors"
+    )
+    parser.add_argument(
+        "--advertise-address", default="", help="address executors dial (default: the listen address)"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ManagerConfig:
+    return ManagerConfig(
+        data_dir=Path(args.data_dir),
+        backend=args.backend,
+        min_executors=args.min_executors,
+        max_executors=args.max_executors,
+        slots_per_executor=args.slots,
+        heartbeat_interval=args.heartbeat_interval,
+        heartbeat_timeout=args.heartbeat_timeout or 3 * args.heartbeat_interval,
+        idle_timeout=args.idle_timeout or None,
+        advertise_address=args.advertise_address,
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = config_from_args(args)
+    embedded: EmbeddedPostgres | None = None
+    database_url = args.database_url
+    if not database_url:
+        embedded = EmbeddedPostgres(config.data_dir)
+        database_url = await asyncio.to_thread(embedded.start)
+    manager = ExecutorManager(config, database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await manager.start(args.host, args.port)
+        print(f"ccplane executor-manager listening on {manager.address}", flush=True)
+        await stop.wait()
+    finally:
+        await manager.stop()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings()
+    parser = argparse.ArgumentParser(prog="executor_manager", description="run the ccplane executor-manager")
+    add_arguments(parser, settings)
+    args = parser.parse_args(argv)
+    try:
+        config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    ccplane_logging.configure(settings.log_level, settings.log_format, service="executor-manager")
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The executor-manager's configuration: fleet size, timings, where data goes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ManagerConfig:
+    """Settings of one executor-manager process.
+
+    ``heartbeat_timeout`` is how long an executor may stay silent before it
+    becomes UNHEALTHY and its leases expire; it is also a lease's time to live
+    between two heartbeats of its executor.
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("CCPLANE_DATA_DIR", ".ccplane")))
+    backend: str = "local"
+    min_executors: int = 1
+    max_executors: int = 4
+    slots_per_executor: int = 4
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 15.0
+    # How often the manager looks for silent executors and expired leases.
+    sweep_interval: float = 1.0
+    # How often the pool checks its executors' processes.
+    supervise_interval: float = 1.0
+    # An executor that has not registered this long after its start is replaced.
+    start_timeout: float = 60.0
+    # SIGTERM (or the backend's equivalent), then kill after this many seconds.
+    stop_grace: float = 15.0
+    # Stop executors beyond ``min_executors`` after this long without work; None: never.
+    idle_timeout: float | None = 300.0
+    restart_backoff_initial: float = 0.5
+    restart_backoff_max: float = 30.0
+    # STOPPED and UNHEALTHY executors are forgotten (with their lease history)
+    # after this long.
+    forget_after: float = 7 * 24 * 3600.0
+    # The address executors dial to reach this manager; empty: the address it
+    # listens on (loopback when it listens on every interface).
+    advertise_address: str = ""
+    # Labels and environment given to every executor the pool starts.
+    executor_labels: Mapping[str, str] = field(default_factory=dict)
+    executor_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.min_executors < 0:
+            raise ValueError("min_executors must not be negative")
+        if self.max_executors < self.min_executors:
+            raise ValueError("max_executors must be at least min_executors")
+        if self.slots_per_executor < 1:
+            raise ValueError("slots_per_executor must be at least 1")
+        if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("heartbeat_timeout must exceed a positive heartbeat_interval")
+        if self.sweep_interval <= 0 or self.supervise_interval <= 0:
+            raise ValueError("sweep_interval and supervise_interval must be positive")
+        if self.idle_timeout is not None and self.idle_timeout <= 0:
+            raise ValueError("idle_timeout must be positive (or None to keep idle executors)")
+
+    @property
+    def executors_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "executors"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "logs" / "executors"
