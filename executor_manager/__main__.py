@@ -78,18 +78,22 @@ async def serve(args: argparse.Namespace) -> None:
             await asyncio.to_thread(embedded.stop)
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run with parsed arguments (also ``ccplane executor-manager``)."""
     settings = Settings()
-    parser = argparse.ArgumentParser(prog="executor_manager", description="run the ccplane executor-manager")
-    add_arguments(parser, settings)
-    args = parser.parse_args(argv)
     try:
         config_from_args(args)
     except ValueError as exc:
-        parser.error(str(exc))
+        raise SystemExit(f"error: {exc}") from None
     ccplane_logging.configure(settings.log_level, settings.log_format, service="executor-manager")
     asyncio.run(serve(args))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="executor_manager", description="run the ccplane executor-manager")
+    add_arguments(parser, Settings())
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -32,33 +34,71 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-async def _serve_until_signal(start: object) -> None:
-    from common.cli.stack import Stack
-
-    assert isinstance(start, Stack)
+async def _serve_until_signal(service: Any, started: Callable[[], None]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await start.start()
-        print(f"ccplane control plane listening on {start.grpc_address} (gRPC)", flush=True)
+        await service.start()
+        started()
         await stop.wait()
     finally:
-        await start.stop()
+        await service.stop()
 
 
 def _up(args: argparse.Namespace) -> int:
-    from common.cli.stack import Stack
+    from common.cli.stack import Stack, StackOptions
 
     settings = _settings(args)
     ccplane_logging.configure(settings.log_level, settings.log_format, service="ccplane")
-    asyncio.run(_serve_until_signal(Stack(settings)))
+    options = StackOptions(
+        demo=args.demo,
+        scenario=args.scenario,
+        min_executors=args.executors,
+        max_executors=max(args.executors, args.max_executors),
+        slots_per_executor=args.slots,
+    )
+    stack = Stack(settings, options)
+
+    def started() -> None:
+        assert stack.manager is not None
+        lines = [
+            f"ccplane is up: control plane {stack.grpc_address} (gRPC), "
+            f"executor-manager {stack.manager.address}, data in {settings.resolved_data_dir()}",
+        ]
+        if stack.model is not None:
+            lines.append(
+                f"DEMO MODE: executors talk to the bundled SCRIPTED model at {stack.model.base_url} "
+                f"(model {stack.model.model!r}, scenario {stack.model.scenario.name!r}); it is not an LLM."
+            )
+        elif problem := stack.credentials_problem:
+            lines.append(f"warning: {problem}. Runs will fail until a model is configured;")
+            lines.append(
+                "         `ccplane up --demo` serves the bundled scripted model instead (not an LLM)."
+            )
+        print("\n".join(lines), flush=True)
+
+    asyncio.run(_serve_until_signal(stack, started))
     return 0
 
 
 def _control_plane(args: argparse.Namespace) -> int:
-    return _up(args)
+    from control_plane.app import ControlPlane
+
+    settings = _settings(args)
+    ccplane_logging.configure(settings.log_level, settings.log_format, service="control-plane")
+    if not settings.database_url:
+        raise SystemExit(
+            "ccplane control-plane needs CCPLANE_DATABASE_URL (use `ccplane up` for the embedded one)"
+        )
+    plane = ControlPlane(settings, settings.database_url, args.executor_manager or "")
+
+    def started() -> None:
+        print(f"ccplane control plane listening on {plane.address} (gRPC)", flush=True)
+
+    asyncio.run(_serve_until_signal(plane, started))
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -87,12 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", help="data directory (default ./.ccplane)")
     up.add_argument("--grpc-port", type=int, help="control plane gRPC port (default 50051)")
     up.add_argument("--gateway-port", type=int, help="REST gateway port (default 3001)")
+    up.add_argument("--demo", action="store_true", help="serve the bundled scripted model (not an LLM)")
+    up.add_argument("--scenario", default="demo", help="scripted model scenario: built-in name or JSON file")
+    up.add_argument("--executors", type=int, default=1, help="executors kept warm (default 1)")
+    up.add_argument("--max-executors", type=int, default=4, help="executors at most (default 4)")
+    up.add_argument("--slots", type=int, default=4, help="concurrent sessions per executor (default 4)")
     up.set_defaults(handler=_up)
 
-    cp = sub.add_parser("control-plane", help="start the control plane alone")
-    cp.add_argument("--data-dir")
+    cp = sub.add_parser("control-plane", help="start the control plane alone (needs CCPLANE_DATABASE_URL)")
     cp.add_argument("--grpc-port", type=int)
+    cp.add_argument(
+        "--executor-manager", help="executor-manager address (default $CCPLANE_EXECUTOR_MANAGER_ADDR)"
+    )
     cp.set_defaults(handler=_control_plane)
+
+    from executor_manager.__main__ import add_arguments as add_manager_arguments
+    from executor_manager.__main__ import run as run_manager
+
+    manager = sub.add_parser("executor-manager", help="start the executor-manager alone")
+    add_manager_arguments(manager, Settings())
+    manager.set_defaults(handler=run_manager)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--data-dir")

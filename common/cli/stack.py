@@ -1,57 +1,130 @@
-"""The whole platform in one process tree, on loopback: what ``ccplane up`` runs.
+"""The whole platform on one machine, on loopback: what ``ccplane up`` runs.
 
-Each part still speaks real gRPC to the others. Start-up: the database
-(embedded PostgreSQL when no URL is configured), migrations, the control
-plane. Shutdown runs in reverse order, in phases.
+Each part still speaks real gRPC to the others: the control plane, the
+executor-manager and the executor processes it starts. Start-up: the
+database (embedded PostgreSQL when no URL is configured) and its migrations,
+the scripted model when asked for (``--demo``), the executor-manager with its
+warm pool, the control plane. Shutdown runs in reverse order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from common.db.embedded import EmbeddedPostgres
+from common.db.migrate import upgrade
+from common.scripted_model import ScriptedModelServer
 from common.settings import Settings
 from control_plane.app import ControlPlane
+from executor.providers.codex.config import ModelConfig
+from executor_manager.app import ExecutorManager
+from executor_manager.config import ManagerConfig
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
+class StackOptions:
+    # Serve the bundled scripted model and point executors at it.
+    demo: bool = False
+    # The scenario the scripted model plays (a built-in name or a scenario dict).
+    scenario: str | Mapping[str, Any] = "demo"
+    min_executors: int = 1
+    max_executors: int = 4
+    slots_per_executor: int = 4
+    heartbeat_interval: float = 5.0
+    manager_port: int | None = None
+    grpc_port: int | None = None
+    extra_manager_config: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Stack:
-    settings: Settings
-    embedded: EmbeddedPostgres | None = None
-    control_plane: ControlPlane | None = None
-    database_url: str = ""
-    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(self, settings: Settings, options: StackOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or StackOptions()
+        self.embedded: EmbeddedPostgres | None = None
+        self.model: ScriptedModelServer | None = None
+        self.manager: ExecutorManager | None = None
+        self.control_plane: ControlPlane | None = None
+        self.database_url = ""
 
     @property
     def grpc_address(self) -> str:
         assert self.control_plane is not None
         return self.control_plane.address
 
+    @property
+    def credentials_problem(self) -> str:
+        """Why runs would fail for lack of model credentials ("" when fine)."""
+        if self.options.demo:
+            return ""
+        try:
+            ModelConfig.from_env().check()
+        except Exception as exc:
+            return str(exc)
+        return ""
+
     async def start(self) -> None:
-        self.database_url = await resolve_database(self)
-        self.control_plane = ControlPlane(self.settings, self.database_url)
-        await self.control_plane.start()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        self.database_url = await self._database()
+        await upgrade(self.database_url)
+        executor_env: dict[str, str] = {}
+        if self.options.demo:
+            self.model = ScriptedModelServer(self.options.scenario)
+            await self.model.start()
+            scripted = ModelConfig.scripted(self.model.base_url)
+            executor_env = {
+                "CCPLANE_MODEL_BASE_URL": self.model.base_url,
+                "CCPLANE_MODEL": self.model.model,
+                "CCPLANE_MODEL_API_KEY": scripted.api_key or "",
+            }
+            self.settings.default_model = self.model.model
+        config = ManagerConfig(
+            data_dir=self.settings.resolved_data_dir(),
+            min_executors=self.options.min_executors,
+            max_executors=self.options.max_executors,
+            slots_per_executor=self.options.slots_per_executor,
+            heartbeat_interval=self.options.heartbeat_interval,
+            heartbeat_timeout=self.options.heartbeat_interval * 3,
+            executor_env=executor_env,
+            **self.options.extra_manager_config,
+        )
+        self.manager = ExecutorManager(config, self.database_url)
+        manager_port = self.options.manager_port
+        await self.manager.start(
+            "127.0.0.1", self.settings.executor_manager_port if manager_port is None else manager_port
+        )
+        self.control_plane = ControlPlane(self.settings, self.database_url, self.manager.address)
+        await self.control_plane.start(port=self.options.grpc_port)
+
+    async def _database(self) -> str:
+        if self.settings.database_url:
+            return self.settings.database_url
+        self.embedded = EmbeddedPostgres(self.settings.resolved_data_dir())
+        url = await asyncio.to_thread(self.embedded.start)
+        log.info("using embedded PostgreSQL", extra={"data_dir": str(self.settings.resolved_data_dir())})
+        return url
 
     async def stop(self) -> None:
         if self.control_plane is not None:
             await self.control_plane.stop()
             self.control_plane = None
+        if self.manager is not None:
+            await self.manager.stop()
+            self.manager = None
+        if self.model is not None:
+            await self.model.stop()
+            self.model = None
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
             self.embedded = None
-
-
-async def resolve_database(stack: Stack) -> str:
-    """The configured database URL, or an embedded PostgreSQL's."""
-    if stack.settings.database_url:
-        return stack.settings.database_url
-    data_dir: Path = stack.settings.resolved_data_dir()
-    stack.embedded = EmbeddedPostgres(data_dir)
-    url = await asyncio.to_thread(stack.embedded.start)
-    log.info("using embedded PostgreSQL", extra={"data_dir": str(data_dir)})
-    return url

@@ -43,6 +43,10 @@ Step fields (all optional):
 
 ``after_last`` answers every request once the steps are used up (default: a
 message saying the script has ended).
+
+``cursor``: ``"global"`` (default) plays the steps once across all requests;
+``"thread"`` plays them once per agent thread (keyed by the request's
+``prompt_cache_key``, the Codex thread id), for many concurrent runs.
 """
 
 from __future__ import annotations
@@ -82,6 +86,11 @@ class Scenario:
         default_factory=lambda: Step(output=({"message": f"{LABEL} The script has no more steps."},))
     )
     unmatched: Step | None = None
+    # "global": one cursor over the steps for every request (a single agent
+    # session). "thread": a cursor per agent thread (the request's
+    # prompt_cache_key, which Codex sets to the thread id), so concurrent runs
+    # each play the whole scenario.
+    cursor: str = "global"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -100,6 +109,10 @@ class Scenario:
             kwargs["after_last"] = _parse_step(data["after_last"], "after_last")
         if "unmatched" in data:
             kwargs["unmatched"] = _parse_step(data["unmatched"], "unmatched")
+        if "cursor" in data:
+            if data["cursor"] not in ("global", "thread"):
+                raise ScenarioError("scenario.cursor must be 'global' or 'thread'")
+            kwargs["cursor"] = str(data["cursor"])
         return cls(**kwargs)
 
     @classmethod

@@ -51,6 +51,8 @@ class RecordedRequest:
 @dataclass
 class _State:
     next_step: int = 0
+    # Per-thread cursors when the scenario's cursor is "thread".
+    thread_steps: dict[str, int] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     other_requests: list[RecordedRequest] = field(default_factory=list)
 
@@ -206,11 +208,20 @@ class ScriptedModelServer:
             return
         await _write_json(writer, 404, {"error": {"message": f"{LABEL} no route {request.path}"}})
 
+    def _thread_key(self, request: RecordedRequest) -> str:
+        try:
+            body = request.json
+        except ValueError:
+            return ""
+        return str(body.get("prompt_cache_key", "")) if isinstance(body, dict) else ""
+
     def _pick_step(self, request: RecordedRequest) -> Step:
         steps = self.scenario.steps
-        if self._state.next_step >= len(steps):
+        key = self._thread_key(request) if self.scenario.cursor == "thread" else None
+        index = self._state.next_step if key is None else self._state.thread_steps.get(key, 0)
+        if index >= len(steps):
             return self.scenario.after_last
-        step = steps[self._state.next_step]
+        step = steps[index]
         if not step.matches(request.body):
             log.info(
                 "%s request #%d does not contain %r yet; answering with the unmatched reply",
@@ -221,8 +232,11 @@ class ScriptedModelServer:
             return self.scenario.unmatched or Step(
                 output=({"message": f"{LABEL} Waiting for a request containing {step.when_contains!r}."},)
             )
-        request.step_index = self._state.next_step
-        self._state.next_step += 1
+        request.step_index = index
+        if key is None:
+            self._state.next_step += 1
+        else:
+            self._state.thread_steps[key] = index + 1
         return step
 
     async def _answer(self, step: Step, request: RecordedRequest, writer: asyncio.StreamWriter) -> None:

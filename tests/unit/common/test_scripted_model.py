@@ -215,3 +215,28 @@ async def test_command_line_entry_point() -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_thread_cursor_plays_the_scenario_once_per_thread() -> None:
+    scenario = {
+        "name": "per-thread",
+        "cursor": "thread",
+        "steps": [{"output": [{"message": "first"}]}, {"output": [{"message": "second"}]}],
+    }
+    async with ScriptedModelServer(scenario) as server:
+        client = await Client.connect(server)
+        try:
+            replies = []
+            for thread in ("t-1", "t-2", "t-1", "t-2"):
+                status, _, payload = await client.post("/v1/responses", {"prompt_cache_key": thread, "input": []})
+                assert status == 200
+                replies.append("first" if b"first" in payload else "second" if b"second" in payload else "?")
+        finally:
+            await client.close()
+    assert replies == ["first", "first", "second", "second"]
+    assert [r.step_index for r in server.requests] == [0, 0, 1, 1]
+
+
+def test_cursor_must_be_known() -> None:
+    with pytest.raises(ScenarioError, match="cursor"):
+        Scenario.from_dict({"name": "x", "cursor": "random", "steps": []})
