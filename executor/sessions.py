@@ -174,6 +174,7 @@ class HostedSession:
             pending_question_ids=self.provider.pending_question_ids,
             last_executor_seq=self.outputs.last_seq,
             attached=self.attached,
+            trace_id=self.trace_id,
         )
         status.started_at.FromSeconds(int(self.started_at))
         return status

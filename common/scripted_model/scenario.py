@@ -44,6 +44,9 @@ Step fields (all optional):
 ``after_last`` answers every request once the steps are used up (default: a
 message saying the script has ended).
 
+``library``: named scenarios; a conversation whose prompt carries the tag
+``[scenario:NAME]`` plays scenario NAME, with a cursor per agent thread.
+
 ``cursor``: ``"global"`` (default) plays the steps once across all requests;
 ``"thread"`` plays them once per agent thread (keyed by the request's
 ``prompt_cache_key``, the Codex thread id), for many concurrent runs.
@@ -91,6 +94,19 @@ class Scenario:
     # prompt_cache_key, which Codex sets to the thread id), so concurrent runs
     # each play the whole scenario.
     cursor: str = "global"
+    # Named scenarios picked per agent thread by a "[scenario:NAME]" tag in
+    # the conversation (the prompt), each with a per-thread cursor. Lets one
+    # model server play different scripts for many concurrent runs.
+    library: Mapping[str, Scenario] = field(default_factory=dict)
+
+    def pick(self, body: str) -> Scenario | None:
+        """The library scenario a request's conversation asks for, if any."""
+        if not self.library:
+            return None
+        for name, scenario in self.library.items():
+            if f"[scenario:{name}]" in body:
+                return scenario
+        return None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -113,6 +129,10 @@ class Scenario:
             if data["cursor"] not in ("global", "thread"):
                 raise ScenarioError("scenario.cursor must be 'global' or 'thread'")
             kwargs["cursor"] = str(data["cursor"])
+        library = data.get("library", {})
+        if not isinstance(library, Mapping):
+            raise ScenarioError("scenario.library must map names to scenarios")
+        kwargs["library"] = {str(name): cls.from_dict({"name": name, **sub}) for name, sub in library.items()}
         return cls(**kwargs)
 
     @classmethod

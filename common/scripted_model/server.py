@@ -216,11 +216,18 @@ class ScriptedModelServer:
         return str(body.get("prompt_cache_key", "")) if isinstance(body, dict) else ""
 
     def _pick_step(self, request: RecordedRequest) -> Step:
-        steps = self.scenario.steps
-        key = self._thread_key(request) if self.scenario.cursor == "thread" else None
+        scenario = self.scenario
+        key: str | None = None
+        chosen = scenario.pick(request.body)
+        if chosen is not None:
+            scenario = chosen
+            key = f"{chosen.name}/{self._thread_key(request)}"
+        elif scenario.cursor == "thread":
+            key = self._thread_key(request)
+        steps = scenario.steps
         index = self._state.next_step if key is None else self._state.thread_steps.get(key, 0)
         if index >= len(steps):
-            return self.scenario.after_last
+            return scenario.after_last
         step = steps[index]
         if not step.matches(request.body):
             log.info(
@@ -229,7 +236,7 @@ class ScriptedModelServer:
                 len(self._state.requests),
                 step.when_contains,
             )
-            return self.scenario.unmatched or Step(
+            return scenario.unmatched or Step(
                 output=({"message": f"{LABEL} Waiting for a request containing {step.when_contains!r}."},)
             )
         request.step_index = index

@@ -148,8 +148,10 @@ class Orchestrator:
                     executor_address=lease.address,
                     lease_id=lease.lease_id,
                     owner_id=self.instance.id,
+                    executor_seq=0,
                 )
                 live = _live(row, RunStatus.STARTING)
+                live.executor_seq = 0  # a new session numbers its outputs from 1
             except BaseException:
                 await self.manager.release(lease.lease_id)
                 raise

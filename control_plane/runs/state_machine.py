@@ -103,6 +103,8 @@ class RunChanges(TypedDict, total=False):
     lease_id: str | None
     owner_id: str | None
     executor_address: str | None
+    # Reset to 0 when a new session starts (executor seqs count per session).
+    executor_seq: int
     workspace_version: int | None
 
 

@@ -87,7 +87,9 @@ async def test_create_and_get_run_with_json(control_plane: ControlPlane) -> None
 async def test_errors_are_rich_statuses(
     control_plane: ControlPlane, method: str, body: dict[str, str], code_name: str
 ) -> None:
-    code, _, err = await grpcurl(control_plane.address, f"ccplane.v1.RunService/{method}", data=json.dumps(body))
+    code, _, err = await grpcurl(
+        control_plane.address, f"ccplane.v1.RunService/{method}", data=json.dumps(body)
+    )
     assert code != 0
     assert f"Code: {code_name}" in err
     assert '"domain":"ccplane.dev"' in err.replace(" ", "")

@@ -19,7 +19,9 @@ BUF = ROOT / "tools" / "node_modules" / ".bin" / "buf"
 def test_buf_lint_is_clean() -> None:
     assert BUF.exists(), "buf is missing: `make install` installs it from npm"
     protogen.fill_buf_deps(ROOT / ".buf-deps")
-    result = subprocess.run([str(BUF), "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [str(BUF), "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
 
@@ -32,7 +34,9 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
     protogen.generate(tmp_path)
     committed = ROOT / "gen"
     assert _tree(tmp_path) == _tree(committed), "gen/ has missing or extra files: run `make gen`"
-    stale = [name for name in sorted(_tree(tmp_path)) if not filecmp.cmp(tmp_path / name, committed / name, False)]
+    stale = [
+        name for name in sorted(_tree(tmp_path)) if not filecmp.cmp(tmp_path / name, committed / name, False)
+    ]
     assert stale == [], f"gen/ is stale, run `make gen`: {stale}"
 
 

@@ -165,7 +165,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SessionStatus(_message.Message):
-    __slots__ = ("run_id", "thread_id", "turn_active", "pending_question_ids", "last_executor_seq", "started_at", "attached")
+    __slots__ = ("run_id", "thread_id", "turn_active", "pending_question_ids", "last_executor_seq", "started_at", "attached", "trace_id")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ACTIVE_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,7 @@ class SessionStatus(_message.Message):
     LAST_EXECUTOR_SEQ_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     ATTACHED_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     thread_id: str
     turn_active: bool
@@ -180,7 +181,8 @@ class SessionStatus(_message.Message):
     last_executor_seq: int
     started_at: _timestamp_pb2.Timestamp
     attached: bool
-    def __init__(self, run_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., turn_active: _Optional[bool] = ..., pending_question_ids: _Optional[_Iterable[str]] = ..., last_executor_seq: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attached: _Optional[bool] = ...) -> None: ...
+    trace_id: str
+    def __init__(self, run_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., turn_active: _Optional[bool] = ..., pending_question_ids: _Optional[_Iterable[str]] = ..., last_executor_seq: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attached: _Optional[bool] = ..., trace_id: _Optional[str] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
     __slots__ = ("executor_id", "slots_total", "slots_used", "draining", "sessions", "providers")

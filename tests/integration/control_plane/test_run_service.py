@@ -97,7 +97,9 @@ async def test_list_pages_and_filters(runs: runs_pb2_grpc.RunServiceStub) -> Non
     workspace_id = workspace_run.workspace_id
     made = [workspace_run.id]
     for i in range(4):
-        run = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt=f"run {i}", workspace_id=workspace_id))).run
+        run = (
+            await runs.CreateRun(runs_pb2.CreateRunRequest(prompt=f"run {i}", workspace_id=workspace_id))
+        ).run
         made.append(run.id)
 
     seen: list[str] = []

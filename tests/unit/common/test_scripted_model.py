@@ -228,7 +228,9 @@ async def test_thread_cursor_plays_the_scenario_once_per_thread() -> None:
         try:
             replies = []
             for thread in ("t-1", "t-2", "t-1", "t-2"):
-                status, _, payload = await client.post("/v1/responses", {"prompt_cache_key": thread, "input": []})
+                status, _, payload = await client.post(
+                    "/v1/responses", {"prompt_cache_key": thread, "input": []}
+                )
                 assert status == 200
                 replies.append("first" if b"first" in payload else "second" if b"second" in payload else "?")
         finally:
@@ -240,3 +242,39 @@ async def test_thread_cursor_plays_the_scenario_once_per_thread() -> None:
 def test_cursor_must_be_known() -> None:
     with pytest.raises(ScenarioError, match="cursor"):
         Scenario.from_dict({"name": "x", "cursor": "random", "steps": []})
+
+
+async def test_library_scenarios_are_picked_by_tag_per_thread() -> None:
+    scenario = {
+        "name": "library",
+        "steps": [],
+        "after_last": {"output": [{"message": "untagged"}]},
+        "library": {
+            "alpha": {"steps": [{"output": [{"message": "alpha-1"}]}, {"output": [{"message": "alpha-2"}]}]},
+            "beta": {"steps": [{"output": [{"message": "beta-1"}]}]},
+        },
+    }
+
+    def said(payload: bytes) -> str:
+        for word in ("alpha-1", "alpha-2", "beta-1", "untagged"):
+            if word.encode() in payload:
+                return word
+        return "?"
+
+    async with ScriptedModelServer(scenario) as server:
+        client = await Client.connect(server)
+        try:
+            heard = []
+            for thread, prompt in [
+                ("a", "[scenario:alpha] go"),
+                ("b", "[scenario:beta] go"),
+                ("a", "[scenario:alpha] go"),
+                ("c", "no tag"),
+                ("d", "[scenario:alpha] go"),
+            ]:
+                body = {"prompt_cache_key": thread, "input": [{"role": "user", "content": prompt}]}
+                _, _, payload = await client.post("/v1/responses", body)
+                heard.append(said(payload))
+        finally:
+            await client.close()
+    assert heard == ["alpha-1", "beta-1", "alpha-2", "untagged", "alpha-1"]

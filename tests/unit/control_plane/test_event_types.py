@@ -48,7 +48,7 @@ def test_type_is_taken_from_the_payload() -> None:
 
 
 def test_type_contradicting_payload_is_refused() -> None:
-    event = events_pb2.RunEvent(type="message.delta", warning=events_pb2.Warning(message="x"))
+    event = events_pb2.RunEvent(type="message.delta", warning=events_pb2.RunWarning(message="x"))
     with pytest.raises(ValueError, match="does not match"):
         event_type(event)
 
