@@ -141,13 +141,13 @@ async def test_stop_during_a_long_command(runs: runs_pb2_grpc.RunServiceStub) ->
     assert "finished-long" not in "".join(
         e.command_completed.output for e in events if e.type == "command.completed"
     )
-    async with asyncio.timeout(10):
-        while [
-            p
-            for p in psutil.process_iter(["cmdline"])
-            if "sleep 30 && echo finished-long" in " ".join(p.info["cmdline"] or [])
-        ]:
-            await asyncio.sleep(0.1)
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "sleep 30 && echo finished-long" in " ".join(p.info["cmdline"] or [])
+    ]
+    _, alive = await asyncio.to_thread(psutil.wait_procs, leftovers, timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == [], "the interrupted command was killed"
 
 
 async def test_follow_up_message_continues_the_thread(
