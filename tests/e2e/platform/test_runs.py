@@ -147,7 +147,7 @@ async def test_stop_during_a_long_command(runs: runs_pb2_grpc.RunServiceStub) ->
         if "sleep 30 && echo finished-long" in " ".join(p.info["cmdline"] or [])
     ]
     _, alive = await asyncio.to_thread(psutil.wait_procs, leftovers, timeout=10)
-    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == [], "the interrupted command was killed"
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == [], "the command was killed"
 
 
 async def test_follow_up_message_continues_the_thread(
