@@ -22,11 +22,14 @@ from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.settings import Settings
 from control_plane.events.feed import EventFeed
+from control_plane.human_loop.servicer import HumanLoopServicer
+from control_plane.human_loop.sweeper import ExpirySweeper
 from control_plane.notifications import Notifications
 from control_plane.orchestration import commands
 from control_plane.orchestration.executors import ExecutorManagerClient
 from control_plane.orchestration.instance import Instance
 from control_plane.orchestration.orchestrator import Orchestrator
+from control_plane.reconcile.servicer import ReconcileServicer
 from control_plane.runs.servicer import RunServicer
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class ControlPlane:
         self.instance: Instance | None = None
         self.notifications: Notifications | None = None
         self.feed: EventFeed | None = None
+        self.sweeper: ExpirySweeper | None = None
         self.orchestrator: Orchestrator | None = None
         self._manager: ExecutorManagerClient | None = None
 
@@ -73,6 +77,8 @@ class ControlPlane:
         self.db = Database(self._database_url, application_name="ccplane-control-plane")
         self.instance = Instance(self._database_url)
         await self.instance.start()
+        self.sweeper = ExpirySweeper(self.db)
+        self.sweeper.start()
         self.feed = EventFeed(self.db.url, application_name="ccplane-control-plane-feed")
         await self.feed.start()
         self.notifications = Notifications(
@@ -81,7 +87,13 @@ class ControlPlane:
         await self.notifications.start()
         if self._manager_address:
             self._manager = ExecutorManagerClient(self._manager_address)
-            self.orchestrator = Orchestrator(self.db, self.instance, self.notifications, self._manager)
+            self.orchestrator = Orchestrator(
+                self.db,
+                self.instance,
+                self.notifications,
+                self._manager,
+                human_loop_timeout_s=self.settings.human_loop_timeout_s,
+            )
             await self.orchestrator.start()
         registrations = [
             ServiceRegistration(
@@ -91,7 +103,7 @@ class ControlPlane:
             ),
             ServiceRegistration(
                 "ccplane.v1.HumanLoopService",
-                human_loop_pb2_grpc.HumanLoopServiceServicer(),
+                HumanLoopServicer(self.db),
                 human_loop_pb2_grpc.add_HumanLoopServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -101,7 +113,7 @@ class ControlPlane:
             ),
             ServiceRegistration(
                 "ccplane.v1.ReconcileService",
-                reconcile_pb2_grpc.ReconcileServiceServicer(),
+                ReconcileServicer(self.db, self.instance, self.sweeper),
                 reconcile_pb2_grpc.add_ReconcileServiceServicer_to_server,
             ),
         ]
@@ -132,6 +144,9 @@ class ControlPlane:
         if self.feed is not None:
             await self.feed.stop()
             self.feed = None
+        if self.sweeper is not None:
+            await self.sweeper.stop()
+            self.sweeper = None
         if self.instance is not None:
             await self.instance.stop()
             self.instance = None

@@ -37,6 +37,8 @@ class StackOptions:
     max_executors: int = 4
     slots_per_executor: int = 4
     heartbeat_interval: float = 5.0
+    # Silence after which an executor is unhealthy and its leases expire.
+    heartbeat_timeout: float = 15.0
     manager_port: int | None = None
     grpc_port: int | None = None
     extra_manager_config: Mapping[str, Any] = field(default_factory=dict)
@@ -95,7 +97,7 @@ class Stack:
             max_executors=self.options.max_executors,
             slots_per_executor=self.options.slots_per_executor,
             heartbeat_interval=self.options.heartbeat_interval,
-            heartbeat_timeout=self.options.heartbeat_interval * 3,
+            heartbeat_timeout=self.options.heartbeat_timeout,
             executor_env=executor_env,
             **self.options.extra_manager_config,
         )

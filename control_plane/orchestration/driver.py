@@ -21,6 +21,7 @@ import grpc
 from ccplane.v1 import executor_pb2, executor_pb2_grpc
 from common import tracing
 from common.logging import log_context
+from control_plane.human_loop import store as human_loop
 from control_plane.orchestration import commands
 from control_plane.orchestration.ingest import LiveRun, ingest
 from control_plane.runs.state_machine import RunStatus, transition
@@ -161,11 +162,16 @@ class RunDriver:
                 yield item
 
         call = stub.Session(request_stream())
+        failure: list[BaseException] = []
 
         async def read() -> None:
-            async for response in call:
-                outputs.put_nowait(response.output)
-            outputs.put_nowait(None)
+            try:
+                async for response in call:
+                    outputs.put_nowait(response.output)
+            except Exception as exc:
+                failure.append(exc)
+            finally:
+                outputs.put_nowait(None)  # the stream ended (or broke)
 
         reader = asyncio.create_task(read(), name=f"session-read-{self.run_id}")
         deliverer = asyncio.create_task(
@@ -173,7 +179,10 @@ class RunDriver:
         )
         self.wake()
         try:
-            return await self._write(outputs, requests, reader)
+            ended = await self._write(outputs, requests)
+            if failure:
+                raise failure[0]
+            return ended
         finally:
             requests.put_nowait(None)
             for task in (deliverer, reader):
@@ -187,22 +196,13 @@ class RunDriver:
         self,
         outputs: asyncio.Queue[executor_pb2.SessionOutput | None],
         requests: asyncio.Queue[executor_pb2.SessionRequest | None],
-        reader: asyncio.Task[None],
     ) -> executor_pb2.SessionEnded | None:
+        """Store outputs in batches until the stream ends; the session's end, if it came."""
         ended: executor_pb2.SessionEnded | None = None
         while True:
-            get = asyncio.ensure_future(outputs.get())
-            done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if get not in done:
-                get.cancel()
-                reader.result()  # raises the stream's error
-                if outputs.empty():
-                    return ended
-                continue
-            batch = [get.result()]
+            batch = [await outputs.get()]
             while not outputs.empty() and len(batch) < MAX_BATCH:
                 batch.append(outputs.get_nowait())
-            stream_done = None in batch
             items = [o for o in batch if o is not None]
             if items:
                 async with self._orch.db.session() as session, session.begin():
@@ -211,7 +211,7 @@ class RunDriver:
                     ended = outcome.ended
                 elif outcome.turns_completed:
                     await self._close_if_idle(requests)
-            if stream_done:
+            if None in batch:
                 return ended
 
     async def _close_if_idle(self, requests: asyncio.Queue[executor_pb2.SessionRequest | None]) -> None:
@@ -224,12 +224,26 @@ class RunDriver:
             )
 
     async def _deliver_commands(self, requests: asyncio.Queue[executor_pb2.SessionRequest | None]) -> None:
+        """Send stored answers and commands down this stream, each once.
+
+        After a re-attach the stream is new and everything still undelivered
+        is sent again; the executor answers each question and each command's
+        request id once, so nothing happens twice."""
         sent: set[int] = set()
+        answered: set[str] = set()
         while True:
             await self._wake.wait()
             self._wake.clear()
             async with self._orch.db.session() as session:
+                answers = await human_loop.pending_deliveries(session, self.run_id)
                 pending = await commands.pending(session, self.run_id)
+            for delivery in answers:
+                if delivery.question_id not in answered:
+                    answered.add(delivery.question_id)
+                    reply = executor_pb2.DeliverReply(
+                        question_id=delivery.question_id, answer=delivery.answer
+                    )
+                    requests.put_nowait(executor_pb2.SessionRequest(reply=reply))
             for command in pending:
                 if command.id in sent:
                     continue
@@ -263,6 +277,7 @@ class RunDriver:
             )
             status = RunStatus.CANCELED if stop else _OUTCOME_STATUS.get(ended.outcome, RunStatus.FAILED)
             failed = status == RunStatus.FAILED
+            await human_loop.cancel_pending(session, self.run_id, "the session ended")
             result = await transition(
                 session,
                 self.run_id,
@@ -282,6 +297,7 @@ class RunDriver:
 
     async def _settle_failed(self, message: str, reason: str) -> None:
         async with self._orch.db.session() as session, session.begin():
+            await human_loop.cancel_pending(session, self.run_id, "the session failed")
             result = await transition(
                 session,
                 self.run_id,
@@ -303,12 +319,21 @@ class RunDriver:
         await self._orch.release(self.lease_id)
 
     async def lost(self, message: str, reason: str) -> None:
-        """The executor vanished (its lease expired): stop driving, mark lost."""
-        if self.task is not None and self.task is not asyncio.current_task():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self._settle_lost(message, reason)
+        """The executor stopped heartbeating: the run is ``lost``.
+
+        The driver keeps its stream (or keeps trying to re-attach until
+        REATTACH_DEADLINE_S): an executor that was only slow comes back, its
+        outputs flow again and the run returns to running on its own."""
+        async with self._orch.db.session() as session, session.begin():
+            result = await transition(
+                session,
+                self.run_id,
+                RunStatus.LOST,
+                "executor lease expired",
+                error=message,
+                error_reason=reason,
+            )
+            self.live.status = result.status
 
 
 def _reason(exc: grpc.aio.AioRpcError) -> str:

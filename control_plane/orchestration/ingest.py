@@ -1,4 +1,5 @@
-"""Persisting a live session's outputs: events, status, thread, usage.
+"""Persisting a live session's outputs: events, status, thread, usage,
+human-loop requests and todos.
 
 One batch of outputs is written in one transaction, in order: the events get
 their gap-free seqs, status changes they imply go through the state machine
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import events_pb2, executor_pb2
 from common.db import models
+from control_plane.human_loop import store as human_loop
+from control_plane.human_loop.ingest import append_session_events
 from control_plane.orchestration import commands
 from control_plane.runs.state_machine import RunStatus, transition
-from control_plane.todos.store import append_events_with_todos
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class LiveRun:
     executor_seq: int = 0
     thread_id: str = ""
     stateless: bool = False
+    # How long a human-loop request waits when the run sets no timeout.
+    human_loop_timeout_s: float = 3600.0
 
 
 @dataclass
@@ -58,7 +62,9 @@ async def ingest(
 
     async def flush() -> None:
         if pending:
-            await append_events_with_todos(session, run.run_id, pending)
+            await append_session_events(
+                session, run.run_id, pending, default_timeout_s=run.human_loop_timeout_s
+            )
             pending.clear()
 
     last_seq = run.executor_seq
@@ -67,14 +73,15 @@ async def ingest(
             continue  # already stored before a re-attach
         last_seq = output.executor_seq
         kind = output.WhichOneof("output")
+        if run.status in (RunStatus.STARTING, RunStatus.LOST):
+            # The session answers: it started, or its executor is back.
+            await flush()
+            await _recover_or_start(session, run)
         if kind == "event":
             event = output.event
             event.run_id = run.run_id
             if not event.trace_id:
                 event.trace_id = run.trace_id
-            if run.status == RunStatus.STARTING:
-                await flush()
-                await _move(session, run, RunStatus.RUNNING, "session started")
             if event.type == "thread.started" and event.thread_started.thread_id != run.thread_id:
                 run.thread_id = event.thread_started.thread_id
                 await session.execute(
@@ -90,7 +97,10 @@ async def ingest(
         elif kind == "action_result":
             result = output.action_result
             command_id = commands.command_id_from_ref(result.ref)
-            if command_id is not None:
+            if result.action == "reply":
+                await flush()
+                await human_loop.mark_delivered(session, result.ref, code=result.code, message=result.message)
+            elif command_id is not None:
                 if result.code == 0 or result.action != "inject":
                     await commands.mark_delivered(session, command_id, result.code, result.message)
                 else:
@@ -105,6 +115,16 @@ async def ingest(
     )
     run.executor_seq = last_seq
     return outcome
+
+
+async def _recover_or_start(session: AsyncSession, run: LiveRun) -> None:
+    recovered = run.status == RunStatus.LOST
+    reason = "executor reachable again" if recovered else "session started"
+    await _move(session, run, RunStatus.RUNNING, reason)
+    if recovered:  # back to waiting_human if a person still has to answer
+        settled = await human_loop.settle_run_status(session, run.run_id, reason)
+        if settled is not None:
+            run.status = settled.status
 
 
 async def _move(

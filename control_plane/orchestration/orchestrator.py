@@ -24,7 +24,7 @@ from typing import Final
 
 from sqlalchemy import select
 
-from ccplane.v1 import executor_manager_pb2, executor_pb2
+from ccplane.v1 import executor_manager_pb2, executor_pb2, runs_pb2
 from common import tracing
 from common.db import models
 from common.db.engine import Database
@@ -51,8 +51,11 @@ class Orchestrator:
         instance: Instance,
         notifications: Notifications,
         manager: ExecutorManagerClient,
+        *,
+        human_loop_timeout_s: float = 3600.0,
     ) -> None:
         self.db = db
+        self._human_loop_timeout_s = human_loop_timeout_s
         self.instance = instance
         self.manager = manager
         self._notifications = notifications
@@ -150,7 +153,7 @@ class Orchestrator:
                     owner_id=self.instance.id,
                     executor_seq=0,
                 )
-                live = _live(row, RunStatus.STARTING)
+                live = self._live(row, RunStatus.STARTING)
                 live.executor_seq = 0  # a new session numbers its outputs from 1
             except BaseException:
                 await self.manager.release(lease.lease_id)
@@ -253,7 +256,7 @@ class Orchestrator:
             if run_id in self._drivers:  # started by this process meanwhile
                 return
             row.owner_id = self.instance.id
-            live = _live(row, RunStatus(row.status))
+            live = self._live(row, RunStatus(row.status))
             address, lease_id = row.executor_address or "", row.lease_id or ""
         log.info("adopting run", extra={"run_id": run_id, "previous_owner": previous_owner or ""})
         if not address:
@@ -291,8 +294,11 @@ class Orchestrator:
             return
         await driver.lost(f"executor {lease.executor_id} stopped heartbeating", "EXECUTOR_LOST")
 
+    def _live(self, row: models.AgentRun, status: RunStatus) -> LiveRun:
+        return _live(row, status, self._human_loop_timeout_s)
 
-def _live(row: models.AgentRun, status: RunStatus) -> LiveRun:
+
+def _live(row: models.AgentRun, status: RunStatus, human_loop_timeout_s: float) -> LiveRun:
     settings = settings_from_json(row.settings)
     return LiveRun(
         run_id=row.id,
@@ -302,5 +308,6 @@ def _live(row: models.AgentRun, status: RunStatus) -> LiveRun:
         status=status,
         executor_seq=row.executor_seq,
         thread_id=row.thread_id or "",
-        stateless=settings.thread_mode == 2,
+        stateless=settings.thread_mode == runs_pb2.THREAD_MODE_STATELESS,
+        human_loop_timeout_s=human_loop_timeout_s,
     )

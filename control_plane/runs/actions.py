@@ -15,6 +15,7 @@ from ccplane.v1 import runs_pb2
 from common.db import models
 from common.errors import failed_precondition, not_found
 from control_plane.auth import Caller
+from control_plane.human_loop import store as human_loop
 from control_plane.orchestration import commands
 from control_plane.runs.state_machine import TERMINAL, RunStatus, transition
 from control_plane.runs.validation import settings_from_json
@@ -44,8 +45,11 @@ async def stop_run(session: AsyncSession, caller: Caller, run_id: str, reason: s
         await transition(session, run_id, RunStatus.CANCELED, why)
         await commands.mark_all_delivered(session, run_id, "the run was stopped")
     elif status in _LIVE:
+        # Answers arriving from now on are refused (REQUEST_CANCELED).
+        await human_loop.cancel_pending(session, run_id, why)
         await commands.enqueue(session, run_id, "stop", why)
     elif status == RunStatus.LOST:
+        await human_loop.cancel_pending(session, run_id, why)
         await transition(session, run_id, RunStatus.CANCELED, why)
     elif status == RunStatus.CANCELED:
         return

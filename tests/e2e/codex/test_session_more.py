@@ -162,5 +162,5 @@ async def test_builtin_demo_scenario(open_session: OpenSession, workspace: Path)
         message = h.of_type("message.completed")[-1].message_completed.text
         assert message.startswith(LABEL) and "not from a real LLM" in message
         assert h.of_type("usage.updated")[-1].usage_updated.model == "ccplane-scripted"
-        warnings = [cast(events_pb2.Warning, e.warning).message for e in h.of_type("warning")]
+        warnings = [cast(events_pb2.RunWarning, e.warning).message for e in h.of_type("warning")]
         assert not any("fallback" in w for w in warnings), warnings

@@ -10,7 +10,8 @@ scenario from the start (a cursor per agent thread).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest_asyncio
 from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
 from common.cli.stack import Stack, StackOptions
 from common.settings import Settings
+from tests.conftest import create_database, drop_database
 
 WAIT_S = 60.0
 
@@ -72,10 +74,22 @@ SCENARIOS: dict[str, Any] = {
 }
 
 
+@pytest.fixture(scope="package")
+def platform_db_url(postgres_server_url: str) -> Iterator[str]:
+    """A database of the platform's own: executors registered by other suites'
+    managers must not receive this stack's runs."""
+    name = f"ccplane_e2e_{secrets.token_hex(6)}"
+    url = create_database(postgres_server_url, name)
+    try:
+        yield url
+    finally:
+        drop_database(postgres_server_url, name)
+
+
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
-async def stack(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(platform_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     settings = Settings()
-    settings.database_url = db_url
+    settings.database_url = platform_db_url
     settings.data_dir = tmp_path_factory.mktemp("ccplane-e2e")
     stack = Stack(
         settings,
@@ -86,6 +100,7 @@ async def stack(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
             max_executors=2,
             slots_per_executor=4,
             heartbeat_interval=1.0,
+            heartbeat_timeout=20.0,
             manager_port=0,
             grpc_port=0,
         ),

@@ -20,13 +20,21 @@ async def create(runs: runs_pb2_grpc.RunServiceStub, prompt: str, **fields: obje
     return (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt=prompt, **fields))).run  # type: ignore[arg-type]
 
 
+def explain(events: list) -> str:
+    """What went wrong in a run, for assertion messages."""
+    lines = [f"{e.seq} {e.type} {e.status_changed.reason} {e.status_changed.error}" for e in events]
+    lines += [f"error: {e.error.message}" for e in events if e.type == "error"]
+    return "\n".join(lines)
+
+
 def assert_gap_free(events: list, start: int = 1) -> None:
     assert [e.seq for e in events] == list(range(start, start + len(events)))
 
 
 async def test_run_succeeds_and_everything_is_recorded(
-    stack: Stack, runs: runs_pb2_grpc.RunServiceStub, database: Database
+    stack: Stack, runs: runs_pb2_grpc.RunServiceStub, platform_db_url: str
 ) -> None:
+    database = Database(platform_db_url)
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     run = (
         await runs.CreateRun(
@@ -43,7 +51,7 @@ async def test_run_succeeds_and_everything_is_recorded(
         common_pb2.RUN_STATUS_STARTING,
         common_pb2.RUN_STATUS_RUNNING,
         common_pb2.RUN_STATUS_SUCCEEDED,
-    ]
+    ], explain(events)
     assert events[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED, (
         "the stream ends after the final event"
     )
@@ -82,6 +90,7 @@ async def test_run_succeeds_and_everything_is_recorded(
         row.total_tokens,
     )
     assert row.status == "succeeded" and row.finished_at is not None
+    await database.close()
 
 
 async def test_trace_reaches_the_executor(stack: Stack, runs: runs_pb2_grpc.RunServiceStub) -> None:

@@ -65,7 +65,7 @@ def _sample_events() -> list[events_pb2.RunEvent]:
         ),
         events_pb2.RunEvent(provider_raw=events_pb2.ProviderRaw(method="thread/x", params=params)),
         # An empty payload message must still come back as that payload.
-        events_pb2.RunEvent(warning=events_pb2.Warning()),
+        events_pb2.RunEvent(warning=events_pb2.RunWarning()),
     ]
 
 
@@ -150,7 +150,7 @@ async def test_concurrent_appends_are_gap_free(database: Database, make_run: Run
 
 async def test_rolled_back_append_leaves_no_gap(database: Database, make_run: RunFactory) -> None:
     run_id = await make_run("running")
-    event = events_pb2.RunEvent(warning=events_pb2.Warning(message="w"))
+    event = events_pb2.RunEvent(warning=events_pb2.RunWarning(message="w"))
     async with database.session() as session:
         assert await append_events(session, run_id, [event]) == [1]
         await session.rollback()
@@ -165,7 +165,7 @@ async def test_append_nothing(database: Database, make_run: RunFactory) -> None:
 
 
 async def test_append_to_unknown_run_is_not_found(database: Database) -> None:
-    event = events_pb2.RunEvent(warning=events_pb2.Warning(message="w"))
+    event = events_pb2.RunEvent(warning=events_pb2.RunWarning(message="w"))
     async with database.session() as session:
         with pytest.raises(ServiceError) as caught:
             await append_events(session, "run_01ARZ3NDEKTSV4RRFFQ69G5FAV", [event])
@@ -174,7 +174,7 @@ async def test_append_to_unknown_run_is_not_found(database: Database) -> None:
 
 async def test_mismatched_type_is_refused_before_writing(database: Database, make_run: RunFactory) -> None:
     run_id = await make_run("running")
-    bad = events_pb2.RunEvent(type="turn.started", warning=events_pb2.Warning(message="w"))
+    bad = events_pb2.RunEvent(type="turn.started", warning=events_pb2.RunWarning(message="w"))
     async with database.session() as session:
         with pytest.raises(ValueError, match="does not match"):
             await append_events(session, run_id, [bad])
@@ -189,7 +189,7 @@ async def test_notification_arrives_after_commit(
     try:
         await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
         async with database.session() as session, session.begin():
-            await append_events(session, run_id, [events_pb2.RunEvent(warning=events_pb2.Warning())])
+            await append_events(session, run_id, [events_pb2.RunEvent(warning=events_pb2.RunWarning())])
             # Not committed yet: nothing may have been delivered.
             pending = [n async for n in listener.notifies(timeout=0)]
             assert pending == []

@@ -46,9 +46,9 @@ def translate_all() -> tuple[EventTranslator, list[events_pb2.RunEvent]]:
     return translator, events
 
 
-def warning(event: events_pb2.RunEvent) -> events_pb2.Warning:
+def warning(event: events_pb2.RunEvent) -> events_pb2.RunWarning:
     # The generated stub types RunEvent.warning as the builtin Warning.
-    return cast(events_pb2.Warning, event.warning)
+    return cast(events_pb2.RunWarning, event.warning)
 
 
 def of_type(events: list[events_pb2.RunEvent], type_: str) -> list[events_pb2.RunEvent]:

@@ -86,7 +86,7 @@ async def test_missing_credentials_fail_the_session_with_an_error_event(tmp_path
         ("warning", "warning"),
         ("error", "error"),
     ]
-    assert cast(events_pb2.Warning, events[0].warning).reason == "PROVIDER_CONVERTED"
+    assert cast(events_pb2.RunWarning, events[0].warning).reason == "PROVIDER_CONVERTED"
     assert events[1].error.reason == "MODEL_CREDENTIALS_MISSING"
     assert "CCPLANE_MODEL_API_KEY" in events[1].error.message
     assert session.outcome is not None
