@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import grpc
 from google.protobuf import json_format
 
-from ccplane.v1 import common_pb2, runs_pb2, runs_pb2_grpc
+from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
 
 _APPROVAL = {"never": 1, "on-request": 2, "on-failure": 3, "untrusted": 4}
 _SANDBOX = {"read-only": 1, "workspace-write": 2, "danger-full-access": 3}
@@ -33,7 +33,25 @@ def add_runs_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument("--require-human-loop", action="store_true")
     create.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     create.add_argument("--request-id", default="")
+    create.add_argument(
+        "--follow", action="store_true", help="print the run's events live; exit with its outcome"
+    )
     create.set_defaults(handler=_create)
+
+    events = runs_sub.add_parser("events", help="print a run's events (replay, then follow live)")
+    events.add_argument("run_id")
+    events.add_argument("--after-seq", type=int, default=0)
+    events.set_defaults(handler=_events)
+
+    stop = runs_sub.add_parser("stop", help="stop a run")
+    stop.add_argument("run_id")
+    stop.add_argument("--reason", default="")
+    stop.set_defaults(handler=_stop)
+
+    send = runs_sub.add_parser("send", help="send a message to a run (steer, or follow up a finished run)")
+    send.add_argument("run_id")
+    send.add_argument("text")
+    send.set_defaults(handler=_send)
 
     get = runs_sub.add_parser("get", help="show one run")
     get.add_argument("run_id")
@@ -46,7 +64,7 @@ def add_runs_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing.add_argument("--page-token", default="")
     listing.set_defaults(handler=_list)
 
-    for p in (create, get, listing):
+    for p in (create, get, listing, events, stop, send):
         p.add_argument("--address", default=None, help="control plane gRPC address (default 127.0.0.1:50051)")
         p.add_argument("--json", action="store_true", help="print proto3 JSON")
 
@@ -83,8 +101,90 @@ def _create(args: argparse.Namespace) -> int:
         labels=labels,
     )
     with _channel(args) as channel:
-        run = runs_pb2_grpc.RunServiceStub(channel).CreateRun(request).run
+        stub = runs_pb2_grpc.RunServiceStub(channel)
+        run = stub.CreateRun(request).run
+        _print_run(run, args.json)
+        if not args.follow:
+            return 0
+        print(flush=True)
+        return _follow(stub, run.id, 0, args.json)
+
+
+# Exit codes of --follow and `runs events`: the run's outcome.
+EXIT_CODES = {"succeeded": 0, "failed": 1, "canceled": 3, "lost": 4}
+
+
+def _follow(stub: runs_pb2_grpc.RunServiceStub, run_id: str, after_seq: int, as_json: bool) -> int:
+    status = ""
+    for event in stub.StreamRunEvents(runs_pb2.StreamRunEventsRequest(run_id=run_id, after_seq=after_seq)):
+        if event.type == "run.status_changed":
+            status = _status(event.status_changed.status)
+        line = json_format.MessageToJson(event, indent=None) if as_json else render_event(event)
+        if line:
+            print(line, flush=True)
+    return EXIT_CODES.get(status, 1)
+
+
+def render_event(event: events_pb2.RunEvent) -> str:
+    """One readable line per event (message deltas are left out)."""
+    kind = event.type
+    head = f"{event.seq:>5} {kind:<22}"
+    if kind == "run.status_changed":
+        change = event.status_changed
+        text = f"{_status(change.previous_status) or '-'} -> {_status(change.status)} ({change.reason})"
+        return head + text + (f": {change.error}" if change.error else "")
+    if kind == "message.delta":
+        return ""
+    if kind == "message.completed":
+        return head + event.message_completed.text
+    if kind == "message.user":
+        return head + event.user_message.text
+    if kind == "command.started":
+        return head + "$ " + event.command_started.command
+    if kind == "command.completed":
+        done = event.command_completed
+        code = done.exit_code if done.HasField("exit_code") else "-"
+        return head + f"exit {code}" + (f": {_shorten(done.output, 80)}" if done.output.strip() else "")
+    if kind == "human_loop.requested":
+        asked = event.human_loop_requested
+        return head + f"{asked.question_id} waits for an answer (ccplane human-loop reply {event.run_id} ...)"
+    if kind == "usage.updated":
+        return head + f"{event.usage_updated.total.total_tokens} tokens so far"
+    if kind in ("warning", "error"):
+        return head + (event.warning.message if kind == "warning" else event.error.message)
+    if kind == "turn.completed":
+        return (
+            head
+            + events_pb2.TurnStatus.Name(event.turn_completed.status).removeprefix("TURN_STATUS_").lower()
+        )
+    if kind == "provider.raw":
+        return ""
+    return head.rstrip()
+
+
+def _events(args: argparse.Namespace) -> int:
+    with _channel(args) as channel:
+        return _follow(runs_pb2_grpc.RunServiceStub(channel), args.run_id, args.after_seq, args.json)
+
+
+def _stop(args: argparse.Namespace) -> int:
+    with _channel(args) as channel:
+        run = (
+            runs_pb2_grpc.RunServiceStub(channel)
+            .StopRun(runs_pb2.StopRunRequest(run_id=args.run_id, reason=args.reason))
+            .run
+        )
     _print_run(run, args.json)
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    with _channel(args) as channel:
+        sent = runs_pb2_grpc.RunServiceStub(channel).SendMessage(
+            runs_pb2.SendMessageRequest(run_id=args.run_id, text=args.text)
+        )
+    delivery = runs_pb2.MessageDelivery.Name(sent.delivery).removeprefix("MESSAGE_DELIVERY_").lower()
+    print(f"delivered as {delivery}; run {sent.run.id} is {_status(sent.run.status)}")
     return 0
 
 
@@ -117,6 +217,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(value: int) -> str:
+    if not value:
+        return ""
     return common_pb2.RunStatus.Name(value).removeprefix("RUN_STATUS_").lower()
 
 

@@ -9,7 +9,7 @@ from common import ids
 from common.db.engine import Database
 from common.errors import invalid_argument
 from common.paging import page_size
-from control_plane.auth import current_caller
+from control_plane.auth import Caller, current_caller
 from control_plane.human_loop import queries, store
 from control_plane.human_loop.convert import record_to_proto, status_from_proto
 from control_plane.human_loop.records import RequestStatus
@@ -82,9 +82,16 @@ class HumanLoopServicer(human_loop_pb2_grpc.HumanLoopServiceServicer):
     async def Reply(
         self, request: human_loop_pb2.ReplyRequest, context: grpc.aio.ServicerContext
     ) -> human_loop_pb2.ReplyResponse:
-        require_id(ids.RUN, "run_id", request.run_id)
-        require_id(ids.QUESTION, "question_id", request.question_id)
-        validate_request_id(request.request_id)
-        async with self._db.session() as session, session.begin():
-            record, already = await store.reply(session, current_caller(), request)
-        return human_loop_pb2.ReplyResponse(request=record_to_proto(record), already_resolved=already)
+        return await answer(self._db, current_caller(), request)
+
+
+async def answer(
+    db: Database, caller: Caller, request: human_loop_pb2.ReplyRequest
+) -> human_loop_pb2.ReplyResponse:
+    """Validate and record an answer (also used by RunService.Connect)."""
+    require_id(ids.RUN, "run_id", request.run_id)
+    require_id(ids.QUESTION, "question_id", request.question_id)
+    validate_request_id(request.request_id)
+    async with db.session() as session, session.begin():
+        record, already = await store.reply(session, caller, request)
+    return human_loop_pb2.ReplyResponse(request=record_to_proto(record), already_resolved=already)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from ccplane.v1 import events_pb2, runs_pb2, runs_pb2_grpc
+from ccplane.v1 import events_pb2, human_loop_pb2, runs_pb2, runs_pb2_grpc
 from common import ids
 from common.db.engine import Database
-from common.errors import invalid_argument
+from common.errors import ServiceError, failed_precondition, invalid_argument
 from common.logging import current_trace_id
 from common.paging import page_size
 from common.settings import Settings
 from control_plane.auth import Caller, current_caller
 from control_plane.events.feed import EventFeed
 from control_plane.events.stream import stream_run_events, wait_until
+from control_plane.human_loop.servicer import answer
 from control_plane.runs import actions, store
 from control_plane.runs.convert import run_to_proto
 from control_plane.runs.records import RunRecord
@@ -124,6 +126,84 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
             self._db, self._feed, current_caller(), request.run_id, request.after_version
         ):
             yield todo_version_to_proto(version)
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[runs_pb2.ConnectRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[runs_pb2.ConnectResponse]:
+        """Follow a run and act on it over one stream: the first message
+        subscribes; later ones inject, reply or interrupt, each acknowledged
+        with a ConnectAck in the order sent. Ends after the run's final event."""
+        caller = current_caller()
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        if first.WhichOneof("action") != "subscribe":
+            raise failed_precondition(
+                "SUBSCRIBE_FIRST", "the first message of a Connect stream must be subscribe"
+            )
+        run_id = require_id(ids.RUN, "subscribe.run_id", first.subscribe.run_id)
+        out: asyncio.Queue[runs_pb2.ConnectResponse | None] = asyncio.Queue()
+
+        async def relay_events() -> None:
+            try:
+                async for event in stream_run_events(
+                    self._db, self._feed, caller, run_id, first.subscribe.after_seq
+                ):
+                    out.put_nowait(runs_pb2.ConnectResponse(event=event))
+            finally:
+                out.put_nowait(None)
+
+        async def perform_actions() -> None:
+            async for request in request_iterator:
+                out.put_nowait(runs_pb2.ConnectResponse(ack=await self._act(caller, run_id, request)))
+
+        events = asyncio.create_task(relay_events(), name=f"connect-events-{run_id}")
+        acts = asyncio.create_task(perform_actions(), name=f"connect-actions-{run_id}")
+        try:
+            while (item := await out.get()) is not None:
+                yield item
+            events.result()  # re-raise a stream error (NOT_FOUND, ...)
+        finally:
+            for task in (events, acts):
+                task.cancel()
+            for task in (events, acts):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _act(
+        self, caller: Caller, run_id: str, request: runs_pb2.ConnectRequest
+    ) -> runs_pb2.ConnectAck:
+        action = request.WhichOneof("action") or ""
+        ack = runs_pb2.ConnectAck(action=action)
+        try:
+            if action == "inject":
+                if not request.inject.text.strip():
+                    raise invalid_argument("inject.text", "must not be empty")
+                validate_request_id(request.inject.request_id)
+                async with self._db.session() as session, session.begin():
+                    delivery = await actions.send_message(
+                        session, caller, run_id, request.inject.text, request.inject.request_id
+                    )
+                run = await self._get(caller, run_id)
+                ack.message_result.CopyFrom(
+                    runs_pb2.SendMessageResponse(run=run_to_proto(run), delivery=delivery)
+                )
+            elif action == "reply":
+                reply = human_loop_pb2.ReplyRequest()
+                reply.CopyFrom(request.reply)
+                reply.run_id = reply.run_id or run_id
+                if reply.run_id != run_id:
+                    raise invalid_argument("reply.run_id", "must be the subscribed run")
+                ack.reply_result.CopyFrom(await answer(self._db, caller, reply))
+            elif action == "interrupt":
+                async with self._db.session() as session, session.begin():
+                    await actions.interrupt_run(session, caller, run_id, request.interrupt.reason)
+            else:
+                raise failed_precondition("ALREADY_SUBSCRIBED", "a Connect stream subscribes once")
+        except ServiceError as exc:
+            ack.code = exc.code.value[0]
+            ack.message = exc.message
+        return ack
 
     # -- helpers ---------------------------------------------------------------
 
