@@ -70,6 +70,80 @@ SCENARIOS: dict[str, Any] = {
             ]
         },
         "chat": {"steps": [], "after_last": {"output": [{"message": "[ccplane scripted model] Noted."}]}},
+        "ask": {
+            "steps": [
+                {
+                    "output": [
+                        {
+                            "tool": "request_user_input",
+                            "arguments": {
+                                "questions": [
+                                    {
+                                        "id": "colour",
+                                        "header": "Colour",
+                                        "question": "Which colour?",
+                                        "options": [
+                                            {"label": "Blue", "description": "Calm"},
+                                            {"label": "Red", "description": "Bold"},
+                                        ],
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+                {"when_contains": "Blue", "output": [{"message": "Blue it is."}]},
+            ]
+        },
+        "plan": {
+            "steps": [
+                {
+                    "output": [
+                        {
+                            "tool": "update_plan",
+                            "arguments": {
+                                "explanation": "Three steps.",
+                                "plan": [
+                                    {"step": "Look around", "status": "in_progress"},
+                                    {"step": "Write notes", "status": "pending"},
+                                    {"step": "Report", "status": "pending"},
+                                ],
+                            },
+                        }
+                    ]
+                },
+                {"output": [{"exec": "echo notes > notes.txt"}]},
+                {
+                    "output": [
+                        {
+                            "tool": "update_plan",
+                            "arguments": {
+                                "plan": [
+                                    {"step": "Look around", "status": "completed"},
+                                    {"step": "Write notes", "status": "completed"},
+                                    {"step": "Report", "status": "in_progress"},
+                                ]
+                            },
+                        }
+                    ]
+                },
+                {
+                    "output": [
+                        {
+                            "tool": "update_plan",
+                            "arguments": {
+                                "plan": [
+                                    {"step": "Look around", "status": "completed"},
+                                    {"step": "Write notes", "status": "completed"},
+                                    {"step": "Report", "status": "completed"},
+                                ]
+                            },
+                        }
+                    ]
+                },
+                {"output": [{"message": "All three steps done."}]},
+            ]
+        },
     },
 }
 
