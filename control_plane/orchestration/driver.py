@@ -41,6 +41,14 @@ _OUTCOME_STATUS = {
     executor_pb2.SESSION_OUTCOME_FAILED: RunStatus.FAILED,
     executor_pb2.SESSION_OUTCOME_CANCELED: RunStatus.CANCELED,
 }
+_RETRY_ELSEWHERE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+# Wait this long before a run whose executor could not start it is queued
+# again, so a vanished executor is not retried in a tight loop.
+REQUEUE_DELAY_S = 1.0
 _PERMANENT_START_ERRORS = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.FAILED_PRECONDITION,
@@ -106,8 +114,13 @@ class RunDriver:
                     ended = await self._stream_once(stub, first)
                 except grpc.aio.AioRpcError as exc:
                     code = exc.code()
-                    if not attach and code in _PERMANENT_START_ERRORS | {grpc.StatusCode.RESOURCE_EXHAUSTED}:
+                    if not attach and code in _PERMANENT_START_ERRORS:
                         await self._settle_failed(exc.details() or code.name, _reason(exc))
+                        return
+                    if not attach and self.live.executor_seq == 0 and code in _RETRY_ELSEWHERE:
+                        # The executor is gone or full before the session
+                        # began: give the slot back and queue the run again.
+                        await self._requeue(f"executor {self.address} could not start the session: {code.name}")
                         return
                     if attach and code == grpc.StatusCode.NOT_FOUND:
                         if self.live.status == RunStatus.STARTING:
@@ -294,6 +307,15 @@ class RunDriver:
             else:
                 await commands.mark_all_delivered(session, self.run_id, f"the run ended ({self.live.status})")
         await self._orch.release(self.lease_id)
+
+    async def _requeue(self, reason: str) -> None:
+        log.warning("session could not start; queueing the run again", extra={"reason": reason})
+        await self._orch.release(self.lease_id)
+        await asyncio.sleep(REQUEUE_DELAY_S)
+        async with self._orch.db.session() as session, session.begin():
+            result = await transition(session, self.run_id, RunStatus.QUEUED, reason)
+            self.live.status = result.status
+            await commands.notify_queued(session)
 
     async def _settle_failed(self, message: str, reason: str) -> None:
         async with self._orch.db.session() as session, session.begin():

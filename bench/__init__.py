@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): measured figures written to bench/results.json."""
