@@ -3,7 +3,7 @@
 The ``run_events`` table is the truth. Appending allocates a contiguous block
 of seqs by bumping ``agent_runs.last_seq`` (which row-locks the run until the
 transaction ends, so concurrent appenders queue up and a rolled-back append
-leaves no gap), inserts the rows in one statement, and queues a
+leaves no gap), writes the rows with one COPY, and queues a
 ``pg_notify`` on :data:`NOTIFY_CHANNEL` with the run id. PostgreSQL delivers
 the notification only when the transaction commits; it wakes readers, who
 then re-read from their cursor with :func:`read_events`. Never trust a
@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import psycopg
 from google.protobuf import json_format
-from sqlalchemy import func, insert, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from ccplane.v1 import events_pb2
 from common import errors
@@ -33,7 +34,6 @@ from common.db.models import RunEvent as RunEventRow
 
 NOTIFY_CHANNEL: Final = "ccplane_run_events"
 DEFAULT_READ_LIMIT: Final = 500
-_INSERT_BATCH: Final = 1000
 
 # Event type (as stored and streamed) -> the RunEvent.payload field it carries.
 PAYLOAD_FIELDS: Final[Mapping[str, str]] = {
@@ -93,22 +93,21 @@ async def append_events(
     if not events:
         return []
     # Everything that can fail or take time happens before the run row is locked.
-    rows = [_to_row(run_id, event) for event in events]
-    last = await session.scalar(
-        update(AgentRun)
-        .where(AgentRun.id == run_id)
-        .values(last_seq=AgentRun.last_seq + len(events))
-        .returning(AgentRun.last_seq)
-        .execution_options(synchronize_session=False)
-    )
-    if last is None:
+    rows = [_to_row(event) for event in events]
+    allocated = (
+        await session.execute(
+            update(AgentRun)
+            .where(AgentRun.id == run_id)
+            .values(last_seq=AgentRun.last_seq + len(events))
+            .returning(AgentRun.last_seq, func.now())
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if allocated is None:
         raise errors.not_found("run", run_id)
+    last, now = allocated
     seqs = list(range(last - len(events) + 1, last + 1))
-    for row, seq in zip(rows, seqs, strict=True):
-        row["seq"] = seq
-    # One multi-row INSERT per batch (PostgreSQL allows 65535 parameters).
-    for start in range(0, len(rows), _INSERT_BATCH):
-        await session.execute(insert(RunEventRow).values(rows[start : start + _INSERT_BATCH]))
+    await _copy_rows(session, run_id, rows, seqs, now)
     await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, run_id)))
     return seqs
 
@@ -129,25 +128,38 @@ async def read_events(
     return [_from_row(row) for row in rows]
 
 
-def _to_row(run_id: str, event: events_pb2.RunEvent) -> dict[str, Any]:
-    type_ = event_type(event)
+_COPY = "COPY run_events (run_id, seq, type, payload, trace_id, turn_id, created_at) FROM STDIN"
+_COPY_TYPES = ["text", "int8", "text", "jsonb", "text", "text", "timestamptz"]
+
+
+def _to_row(event: events_pb2.RunEvent) -> tuple[str, Jsonb, str, str | None, datetime | None]:
+    """(type, payload, trace_id, turn_id, created_at) of one event."""
     field = event.WhichOneof("payload")
     payload: dict[str, Any] = (
         {}
         if field is None
         else json_format.MessageToDict(getattr(event, field), preserving_proto_field_name=True)
     )
-    created_at: datetime | ColumnElement[datetime] = (
-        event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else func.now()
-    )
-    return {
-        "run_id": run_id,
-        "type": type_,
-        "payload": payload,
-        "trace_id": event.trace_id,
-        "turn_id": event.turn_id or None,
-        "created_at": created_at,
-    }
+    created_at = event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else None
+    return event_type(event), Jsonb(payload), event.trace_id, event.turn_id or None, created_at
+
+
+async def _copy_rows(
+    session: AsyncSession,
+    run_id: str,
+    rows: Sequence[tuple[str, Jsonb, str, str | None, datetime | None]],
+    seqs: Sequence[int],
+    now: datetime,
+) -> None:
+    """Write the rows with COPY on the session's own connection (same
+    transaction): far cheaper than a multi-row INSERT for large batches."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    async with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+        copy.set_types(_COPY_TYPES)
+        for (type_, payload, trace_id, turn_id, created_at), seq in zip(rows, seqs, strict=True):
+            await copy.write_row((run_id, seq, type_, payload, trace_id, turn_id, created_at or now))
 
 
 def _from_row(row: RunEventRow) -> events_pb2.RunEvent:
