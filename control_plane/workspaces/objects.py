@@ -89,7 +89,11 @@ async def put_blob(objects: ObjectStore, data: bytes) -> Blob:
 
 
 async def put_blob_stream(
-    objects: ObjectStore, chunks: AsyncIterable[bytes], *, max_bytes: int, limit_reason: str = "FILE_TOO_LARGE"
+    objects: ObjectStore,
+    chunks: AsyncIterable[bytes],
+    *,
+    max_bytes: int,
+    limit_reason: str = "FILE_TOO_LARGE",
 ) -> Blob:
     """Stream content into a blob without holding it in memory.
 

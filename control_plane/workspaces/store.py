@@ -85,7 +85,7 @@ async def get_workspace(
     if tenant_id is not None:
         stmt = stmt.where(models.Workspace.tenant_id == tenant_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         raise not_found("workspace", workspace_id)
@@ -111,7 +111,9 @@ async def list_workspaces(
     if cursor is not None:
         stmt = stmt.where(models.Workspace.id < str(cursor.key[0]))
     rows = (
-        (await session.execute(stmt.order_by(models.Workspace.id.desc()).limit(page_size + 1))).scalars().all()
+        (await session.execute(stmt.order_by(models.Workspace.id.desc()).limit(page_size + 1)))
+        .scalars()
+        .all()
     )
     page = rows[:page_size]
     held = await holders(session, [r.id for r in page])
@@ -233,7 +235,7 @@ async def insert_audit(
 
 
 async def claim_request(
-    session: AsyncSession, tenant_id: str, scope: str, request_id: str, request_hash: str, resource_id: str
+    session: AsyncSession, tenant_id: str, *, scope: str, request_id: str, request_hash: str, resource_id: str
 ) -> str | None:
     """Claim an AIP-155 request id; returns None when claimed now, else the
     resource the earlier request produced (ALREADY_EXISTS when the earlier
