@@ -1,0 +1,161 @@
+"""``Gateway``: the REST + SSE front door hosted in-process by uvicorn.
+
+``ccplane up`` and the tests start it next to the control plane; ``python -m
+gateway`` runs it alone. Shutdown runs in phases: end the event streams
+(their upstream calls are cancelled, so the responses finish), stop
+accepting and let in-flight requests finish (bounded), close the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import uvicorn
+
+from gateway.app import build_app
+from gateway.contract import Contract
+from gateway.metrics import GatewayMetrics
+from gateway.openapi import build_openapi
+from gateway.sse import StreamOptions, StreamRegistry
+from gateway.transcoder import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_UNARY_TIMEOUT_S,
+    Transcoder,
+    TranscoderOptions,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+GRACEFUL_SHUTDOWN_S = 5.0
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to its host and reports start-up."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+
+class Gateway:
+    """REST/SSE gateway in front of the control plane at ``control_plane_address``."""
+
+    def __init__(
+        self,
+        control_plane_address: str,
+        *,
+        portal_dir: Path | str | None = None,
+        descriptor_set: Path | str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        keepalive_interval: float = 15.0,
+        first_event_grace: float = 1.0,
+        unary_timeout: float | None = DEFAULT_UNARY_TIMEOUT_S,
+        health_timeout: float = 2.0,
+    ) -> None:
+        self.control_plane_address = control_plane_address
+        self.portal_dir = Path(portal_dir) if portal_dir is not None else None
+        self.contract = Contract.load(Path(descriptor_set) if descriptor_set is not None else None)
+        self.openapi = build_openapi(self.contract)
+        self.streams = StreamRegistry()
+        self.metrics = GatewayMetrics(self.streams)
+        self.options = TranscoderOptions(
+            max_body_bytes=max_body_bytes,
+            stream=StreamOptions(keepalive_interval=keepalive_interval, first_event_grace=first_event_grace),
+            unary_timeout=unary_timeout,
+        )
+        self._health_timeout = health_timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._server: _EmbeddedServer | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self.host = ""
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host:port`` (0: any free port); returns once requests are accepted."""
+        self._channel = grpc.aio.insecure_channel(
+            self.control_plane_address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        transcoder = Transcoder(self.contract, self._channel, self.options, self.streams)
+        app = build_app(
+            transcoder,
+            self._channel,
+            self.metrics,
+            self.openapi,
+            portal_dir=self.portal_dir,
+            health_timeout=self._health_timeout,
+        )
+        sock = _listening_socket(host, port)
+        self.host, self.port = host, sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
+        )
+        self._server = _EmbeddedServer(config)
+        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]), name="gateway-http")
+        ready = asyncio.ensure_future(self._server.ready.wait())
+        await asyncio.wait({ready, self._serving}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            await self.stop()
+            raise RuntimeError(f"the gateway could not start on {host}:{port}")
+        log.info("gateway listening", extra={"url": self.url, "control_plane": self.control_plane_address})
+
+    async def stop(self) -> None:
+        self.streams.cancel_all()
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            try:
+                await asyncio.wait_for(asyncio.shield(self._serving), GRACEFUL_SHUTDOWN_S + 2)
+            except TimeoutError:
+                self._server.force_exit = True
+                self._serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._serving
+        self._server = None
+        self._serving = None
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
