@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import httpx
 import pytest
@@ -120,3 +121,11 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient, gateway: Gateway) 
         metrics.text
     )
     assert "ccplane_gateway_open_streams" in metrics.text
+
+
+async def test_traceparent_reaches_the_control_plane(client: httpx.AsyncClient) -> None:
+    trace_id = secrets.token_hex(16)
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    response = await client.post("/api/runs", json={"prompt": "traced"}, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["run"]["traceId"] == trace_id
