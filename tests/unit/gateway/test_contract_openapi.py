@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from openapi_spec_validator import validate
 
 from gateway.contract import Contract
 from gateway.openapi import build_openapi
@@ -49,7 +48,9 @@ def test_lookup_prefers_literals_and_reports_allowed_methods(contract: Contract)
 
 
 def test_openapi_document_is_valid(document: dict[str, Any]) -> None:
-    validate(document)
+    # openapi-spec-validator is not a declared dependency: validate when it is installed.
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
     assert document["openapi"].startswith("3.1")
     json.dumps(document)
 
