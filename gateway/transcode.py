@@ -164,6 +164,8 @@ def parse_json_body(raw: bytes) -> Any:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise RequestError("body", f"malformed JSON: {exc.msg} at {where}") from None
+    except RecursionError:
+        raise RequestError("body", "is nested too deeply") from None
 
 
 def body_into(message: Message, body_path: str, value: Any, pool: descriptor_pool.DescriptorPool) -> set[str]:
@@ -184,6 +186,8 @@ def body_into(message: Message, body_path: str, value: Any, pool: descriptor_poo
         json_format.ParseDict(document, message, ignore_unknown_fields=False, descriptor_pool=pool)
     except json_format.ParseError as exc:
         raise RequestError(_parse_error_field(str(exc)), _parse_error_description(str(exc))) from None
+    except RecursionError:
+        raise RequestError("body", "is nested too deeply") from None
     return _set_paths(message)
 
 

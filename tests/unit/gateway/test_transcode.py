@@ -72,6 +72,17 @@ def test_malformed_and_empty_bodies() -> None:
     assert _field(exc) == "body"
     with pytest.raises(RequestError):
         parse_json_body(b"\xff")
+    with pytest.raises(RequestError):
+        parse_json_body(b"[" * 100_000)
+
+
+def test_deeply_nested_values_are_refused() -> None:
+    nested: object = []
+    for _ in range(200):
+        nested = [nested]
+    with pytest.raises(RequestError) as exc:
+        _body(runs_pb2.CreateRunRequest, {"settings": {"configOverrides": {"a": nested}}})
+    assert _field(exc) == "settings.configOverrides"
 
 
 def test_body_into_a_field() -> None:
