@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import grpc
 import psycopg
 from psycopg import sql
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from ccplane.v1 import (
@@ -22,8 +23,6 @@ from ccplane.v1 import (
     events_pb2,
     executor_manager_pb2,
     executor_manager_pb2_grpc,
-    executor_pb2,
-    executor_pb2_grpc,
     human_loop_pb2,
     human_loop_pb2_grpc,
     runs_pb2,
@@ -34,7 +33,6 @@ from common.cli.stack import Stack, StackOptions
 from common.db import models
 from common.db.embedded import EmbeddedPostgres
 from common.db.engine import Database, normalize_url
-from common.grpc_server import GrpcServer, ServiceRegistration
 from common.scripted_model import ScriptedModelServer
 from common.settings import Settings
 from executor.providers import SessionSettings, SessionSpec, default_registry
@@ -247,85 +245,70 @@ async def end_to_end(tmp: Path, url: str, reps: int) -> dict[str, Any]:
 # -- 2. ingest with a synthetic executor ---------------------------------------------
 
 
-class SyntheticExecutor(executor_pb2_grpc.ExecutorServiceServicer):
-    """Answers a session with ``count`` message deltas as fast as gRPC takes them."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.first_sent = 0.0
-
-    async def Session(self, request_iterator, context):  # type: ignore[no-untyped-def]
-        first = await anext(aiter(request_iterator))
-        run_id = first.start.run_id
-        seq = 0
-
-        def out(**kind: Any) -> executor_pb2.SessionResponse:
-            nonlocal seq
-            seq += 1
-            return executor_pb2.SessionResponse(output=executor_pb2.SessionOutput(executor_seq=seq, **kind))
-
-        yield out(event=events_pb2.RunEvent(run_id=run_id, type="thread.started",
-                                            thread_started=events_pb2.ThreadStarted(thread_id="synthetic")))  # fmt: skip
-        self.first_sent = time.time()
-        for i in range(self.count):
-            yield out(event=events_pb2.RunEvent(run_id=run_id, type="message.delta", turn_id="t",
-                                                message_delta=events_pb2.MessageDelta(item_id="m", delta=f"token {i} ")))  # fmt: skip
-        yield out(event=events_pb2.RunEvent(run_id=run_id, type="turn.completed", turn_id="t",
-                                            turn_completed=events_pb2.TurnCompleted(turn_id="t", status=events_pb2.TURN_STATUS_COMPLETED)))  # fmt: skip
-        async for request in request_iterator:
-            if request.WhichOneof("action") == "close":
-                break
-        yield out(
-            ended=executor_pb2.SessionEnded(
-                outcome=executor_pb2.SESSION_OUTCOME_COMPLETED, thread_id="synthetic"
-            )
-        )
+async def _read_port(port_file: Path) -> str:
+    """The port the synthetic executor wrote once it listens."""
+    async with asyncio.timeout(30):
+        while True:
+            text = await asyncio.to_thread(lambda: port_file.read_text() if port_file.exists() else "")
+            if text.strip():
+                return text.strip()
+            await asyncio.sleep(0.05)
 
 
 async def ingest_throughput(tmp: Path, url: str, events: int) -> dict[str, Any]:
+    """A synthetic executor process streams ``events`` events into one run as
+    fast as it can; the figure is events stored per second."""
     stack = await start_stack(tmp, url, "ingest", executors=0, slots=1)
-    synthetic = SyntheticExecutor(events)
-    server = GrpcServer(
-        [
-            ServiceRegistration(
-                "ccplane.v1.ExecutorService",
-                synthetic,
-                executor_pb2_grpc.add_ExecutorServiceServicer_to_server,
-            )
-        ]
-    )
-    await server.start()
-    executor_id = ids.new_id(ids.EXECUTOR)
+    port_file = tmp / "synthetic.port"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.synthetic", "--count", str(events), "--port-file", str(port_file),
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
     database = Database(url)
     try:
+        address = f"127.0.0.1:{await _read_port(port_file)}"
         assert stack.manager is not None
         async with grpc.aio.insecure_channel(stack.manager.address) as mchannel:
             manager = executor_manager_pb2_grpc.ExecutorManagerServiceStub(mchannel)
             await manager.RegisterExecutor(
                 executor_manager_pb2.RegisterExecutorRequest(
-                    executor_id=executor_id, address=server.address, slots_total=4,
+                    executor_id=ids.new_id(ids.EXECUTOR), address=address, slots_total=4,
                     providers=["codex-app-server"], backend="external",
                 )
             )  # fmt: skip
             async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
                 runs = runs_pb2_grpc.RunServiceStub(channel)
                 run = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="synthetic"))).run
-                async for _ in runs.StreamRunEvents(runs_pb2.StreamRunEventsRequest(run_id=run.id)):
-                    pass
-                done = time.time()
-        async with database.session() as session:
-            row = await session.get_one(models.AgentRun, run.id)
-            stored = row.last_seq
+            # No subscriber in this process: only the control plane's ingest is
+            # measured. Poll the run row until every event is stored.
+            async with asyncio.timeout(120):
+                while True:
+                    async with database.session() as session:
+                        stored = (await session.get_one(models.AgentRun, run.id)).last_seq
+                    if stored >= events + 3:
+                        last = time.time()
+                        break
+                    await asyncio.sleep(0.005)
+            async with database.session() as session:
+                first = await session.scalar(
+                    select(func.min(models.RunEvent.created_at)).where(
+                        models.RunEvent.run_id == run.id, models.RunEvent.type == "message.delta"
+                    )
+                )
+            assert first is not None
     finally:
         await database.close()
         await stack.stop()
-        await server.stop()
-    elapsed = done - synthetic.first_sent
+        proc.terminate()
+        await proc.wait()
+    elapsed = last - first.timestamp()
     return {
         "events": events,
         "stored_events": stored,
         "seconds": round(elapsed, 3),
         "events_per_s": round(events / elapsed),
+        "measured": "first synthetic event created by the executor process -> every event stored in "
+        "PostgreSQL by the control plane (gRPC stream, batching, COPY)",
         "target_events_per_s": 20_000,
     }
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import events_pb2, executor_pb2
 from common.db import models
+from control_plane.events.log import event_type
 from control_plane.human_loop import store as human_loop
 from control_plane.human_loop.ingest import append_session_events
 from control_plane.orchestration import commands
@@ -80,6 +81,7 @@ async def ingest(
         if kind == "event":
             event = output.event
             event.run_id = run.run_id
+            event.type = event_type(event)  # raises on a type that contradicts the payload
             if not event.trace_id:
                 event.trace_id = run.trace_id
             if event.type == "thread.started" and event.thread_started.thread_id != run.thread_id:
