@@ -133,6 +133,7 @@ async def start_stack(tmp: Path, url: str, name: str, *, executors: int, slots: 
             heartbeat_timeout=60.0,
             manager_port=0,
             grpc_port=0,
+            gateway_port=0,
         ),
     )
     await stack.start()

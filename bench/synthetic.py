@@ -61,7 +61,7 @@ async def serve(count: int, port_file: Path) -> None:
         service_name="ccplane-synthetic-executor",
     )
     await server.start()
-    port_file.write_text(str(server.port))
+    await asyncio.to_thread(port_file.write_text, str(server.port))
     await server.wait()
 
 

@@ -63,8 +63,9 @@ def _up(args: argparse.Namespace) -> int:
 
     def started() -> None:
         assert stack.manager is not None
+        assert stack.gateway is not None
         lines = [
-            f"ccplane is up: control plane {stack.grpc_address} (gRPC), "
+            f"ccplane is up: REST gateway {stack.gateway.url}, control plane {stack.grpc_address} (gRPC), "
             f"executor-manager {stack.manager.address}, data in {settings.resolved_data_dir()}",
         ]
         if stack.model is not None:
@@ -151,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--data-dir")
     migrate.set_defaults(handler=_migrate)
+
+    from gateway.__main__ import add_arguments as add_gateway_arguments
+    from gateway.__main__ import run as run_gateway
+
+    gateway = sub.add_parser("gateway", help="start the REST gateway in front of a running control plane")
+    add_gateway_arguments(gateway, Settings())
+    gateway.set_defaults(handler=run_gateway)
 
     from executor.__main__ import add_arguments as add_executor_arguments
     from executor.__main__ import run as run_executor

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from common.db.embedded import EmbeddedPostgres
@@ -23,8 +24,12 @@ from control_plane.app import ControlPlane
 from executor.providers.codex.config import ModelConfig
 from executor_manager.app import ExecutorManager
 from executor_manager.config import ManagerConfig
+from gateway.server import Gateway
 
 log = logging.getLogger(__name__)
+
+# The web workbench, when it has been built (`portal/dist`).
+_DEFAULT_PORTAL = Path(__file__).resolve().parents[2] / "portal" / "dist"
 
 
 @dataclass
@@ -41,6 +46,10 @@ class StackOptions:
     heartbeat_timeout: float = 15.0
     manager_port: int | None = None
     grpc_port: int | None = None
+    # REST gateway port (None: the settings' gateway port; 0: any free port).
+    gateway_port: int | None = None
+    # The built web portal the gateway serves at / (when the directory exists).
+    portal_dir: Path | None = None
     extra_manager_config: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -52,6 +61,7 @@ class Stack:
         self.model: ScriptedModelServer | None = None
         self.manager: ExecutorManager | None = None
         self.control_plane: ControlPlane | None = None
+        self.gateway: Gateway | None = None
         self.database_url = ""
 
     @property
@@ -108,6 +118,10 @@ class Stack:
         )
         self.control_plane = ControlPlane(self.settings, self.database_url, self.manager.address)
         await self.control_plane.start(port=self.options.grpc_port)
+        portal = self.options.portal_dir or _DEFAULT_PORTAL
+        self.gateway = Gateway(self.control_plane.address, portal_dir=portal if portal.is_dir() else None)
+        port = self.settings.gateway_port if self.options.gateway_port is None else self.options.gateway_port
+        await self.gateway.start("127.0.0.1", port)
 
     async def _database(self) -> str:
         if self.settings.database_url:
@@ -118,6 +132,9 @@ class Stack:
         return url
 
     async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+            self.gateway = None
         if self.control_plane is not None:
             await self.control_plane.stop()
             self.control_plane = None

@@ -177,6 +177,7 @@ async def stack(platform_db_url: str, tmp_path_factory: pytest.TempPathFactory) 
             heartbeat_timeout=20.0,
             manager_port=0,
             grpc_port=0,
+            gateway_port=0,
         ),
     )
     await stack.start()
