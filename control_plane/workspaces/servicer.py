@@ -17,7 +17,7 @@ import grpc
 
 from ccplane.v1 import workspaces_pb2, workspaces_pb2_grpc
 from common.db.engine import Database
-from common.errors import invalid_argument, resource_exhausted
+from common.errors import ServiceError, invalid_argument, resource_exhausted
 from common.objectstore import ObjectStore
 from common.paging import page_size
 from control_plane.auth import Caller, current_caller
@@ -143,7 +143,7 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
         key = validation.request_key(
             "WriteFile", request.request_id, workspace_id, path, content_sha, mode, expected
         )
-        await self._precheck(caller, workspace_id, expected, key)
+        await self._precheck(caller, workspace_id, expected, retry=key is not None)
         blob = await put_blob(self._objects, request.content)
         result = await self._apply(
             caller, workspace_id, PutFile(path, blob, mode, AuditAction.WRITE), expected, key
@@ -172,10 +172,7 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
         validation.validate_request_id(header.request_id)
         if announced > self._limits.max_file_bytes:
             raise self._file_too_large()
-        # The key's fingerprint needs the content hash; until it is known,
-        # only whether a request id is present matters for the precheck.
-        provisional = RequestKey("UploadFile", header.request_id, "") if header.request_id else None
-        await self._precheck(caller, workspace_id, expected, provisional)
+        await self._precheck(caller, workspace_id, expected, retry=bool(header.request_id))
 
         async def chunks() -> AsyncIterator[bytes]:
             async for message in request_iterator:
@@ -252,13 +249,14 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
     # -- helpers ----------------------------------------------------------------------------
 
     async def _precheck(
-        self, caller: Caller, workspace_id: str, expected_version: int, key: RequestKey | None
+        self, caller: Caller, workspace_id: str, expected_version: int, *, retry: bool
     ) -> None:
-        """Fail early, before content is accepted. A retried request (with a
-        request id) may have succeeded already, so only existence counts."""
+        """Fail early, before content is accepted. A request with a request
+        id may be the retry of one that succeeded, so then only existence
+        counts (the transaction answers a retry with the earlier result)."""
         async with self._db.session() as session:
             workspace = await store.get_workspace(session, caller.tenant_id, workspace_id)
-        if key is None:
+        if not retry:
             ensure_not_held(workspace)
             ensure_expected_version(workspace, expected_version)
 
@@ -277,6 +275,6 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
                 limits=self._limits,
             )
 
-    def _file_too_large(self) -> Exception:
+    def _file_too_large(self) -> ServiceError:
         limit = self._limits.max_file_bytes
         return resource_exhausted("FILE_TOO_LARGE", f"a file has at most {limit} bytes", limit=str(limit))

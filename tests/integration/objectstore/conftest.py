@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from common.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore, open_store
-from tests.integration.objectstore.moto import new_s3_store, s3_endpoint
+from tests.integration.objectstore.moto_server import new_s3_store, s3_endpoint
 
 __all__ = ["s3_endpoint"]
 

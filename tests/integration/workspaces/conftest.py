@@ -19,10 +19,10 @@ from grpc_status import rpc_status
 from ccplane.v1 import workspaces_pb2, workspaces_pb2_grpc
 from common.db.engine import Database
 from common.grpc_server import GrpcServer, ServiceRegistration
-from common.objectstore import LocalObjectStore, ObjectStore
+from common.objectstore import LocalObjectStore, ObjectStore, open_store
 from control_plane.workspaces.limits import WorkspaceLimits
 from control_plane.workspaces.servicer import WorkspaceServicer
-from tests.integration.objectstore.moto import s3_endpoint
+from tests.integration.objectstore.moto_server import new_s3_store, s3_endpoint
 
 __all__ = ["s3_endpoint"]
 
@@ -69,6 +69,20 @@ def objects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def objects(objects_dir: Path) -> ObjectStore:
     return LocalObjectStore(objects_dir, fsync=False)
+
+
+@pytest_asyncio.fixture(params=["local", "s3"], loop_scope="session")
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+    """Each backend in turn, fresh: a directory, or a new bucket on moto."""
+    store = (
+        open_store((tmp_path / "objects").as_uri())
+        if request.param == "local"
+        else await new_s3_store(request.getfixturevalue("s3_endpoint"))
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -5,36 +5,21 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 
 from ccplane.v1 import workspaces_pb2 as pb
 from common.db import models
 from common.db.engine import Database
-from common.objectstore import ObjectStore, open_store
+from common.objectstore import ObjectStore
 from control_plane.auth import DEFAULT_TENANT
 from control_plane.workspaces.runs import record_sync
 from executor.workspace import WorkspaceSession, load_manifest, restore, sync
 from executor.workspace.fs import UnsafePathError
 from tests.conftest import RunFactory
-from tests.integration.objectstore.moto import new_s3_store
 from tests.integration.workspaces.conftest import serve_workspaces
-
-
-@pytest_asyncio.fixture(params=["local", "s3"], loop_scope="session")
-async def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
-    if request.param == "local":
-        store = open_store((tmp_path / "objects").as_uri())
-    else:
-        store = await new_s3_store(request.getfixturevalue("s3_endpoint"))
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -70,9 +55,9 @@ async def record(database: Database, store: ObjectStore, run_id: str, ws: str, v
 
 
 async def test_two_executors_share_a_workspace(
-    shared_store: ObjectStore, database: Database, make_run: RunFactory, tmp_path: Path
+    any_store: ObjectStore, database: Database, make_run: RunFactory, tmp_path: Path
 ) -> None:
-    store = shared_store
+    store = any_store
     ws = await seeded_workspace(database, store)
     run_id = await make_run("running", workspace_id=ws, tenant_id=DEFAULT_TENANT)
     a_dir, a_cache = tmp_path / "a" / "ws", tmp_path / "a" / "cache"

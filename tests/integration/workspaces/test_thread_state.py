@@ -15,7 +15,8 @@ THREAD = "019a7c2e-5f1b-7d21-9c3e-2b9f0e4d6a11"
 RELATIVE = f"sessions/2026/11/24/rollout-2026-11-24T02-13-10-{THREAD}.jsonl"
 
 
-async def test_thread_state_round_trip(objects: ObjectStore, tmp_path: Path) -> None:
+async def test_thread_state_round_trip(any_store: ObjectStore, tmp_path: Path) -> None:
+    objects = any_store
     # Executor A: Codex writes the rollout in its CODEX_HOME; the session
     # exports it to the thread-state directory after the turn.
     home_a, state_a = tmp_path / "a" / "codex-home", tmp_path / "a" / "threads"
