@@ -6,7 +6,9 @@ against it; nothing is patched in-process.
 
 from __future__ import annotations
 
+import ctypes
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -20,11 +22,18 @@ import pytest
 from common.objectstore import S3ObjectStore, open_store
 
 START_TIMEOUT = 30.0
+_PR_SET_PDEATHSIG = 1
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ccplane-test",
     "AWS_SECRET_ACCESS_KEY": "ccplane-test-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: a test run killed hard takes moto with it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -42,6 +51,7 @@ def moto_server(log_dir: Path) -> Iterator[str]:
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before any thread matters
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT
