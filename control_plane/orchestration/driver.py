@@ -120,7 +120,9 @@ class RunDriver:
                     if not attach and self.live.executor_seq == 0 and code in _RETRY_ELSEWHERE:
                         # The executor is gone or full before the session
                         # began: give the slot back and queue the run again.
-                        await self._requeue(f"executor {self.address} could not start the session: {code.name}")
+                        await self._requeue(
+                            f"executor {self.address} could not start the session: {code.name}"
+                        )
                         return
                     if attach and code == grpc.StatusCode.NOT_FOUND:
                         if self.live.status == RunStatus.STARTING:
