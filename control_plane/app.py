@@ -20,6 +20,8 @@ from ccplane.v1 import (
 from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
+from common.objectstore.base import ObjectStore
+from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
 from control_plane.events.feed import EventFeed
 from control_plane.human_loop.servicer import HumanLoopServicer
@@ -31,6 +33,7 @@ from control_plane.orchestration.instance import Instance
 from control_plane.orchestration.orchestrator import Orchestrator
 from control_plane.reconcile.servicer import ReconcileServicer
 from control_plane.runs.servicer import RunServicer
+from control_plane.workspaces.servicer import WorkspaceServicer
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class ControlPlane:
         self.notifications: Notifications | None = None
         self.feed: EventFeed | None = None
         self.sweeper: ExpirySweeper | None = None
+        self.objects: ObjectStore | None = None
         self.orchestrator: Orchestrator | None = None
         self._manager: ExecutorManagerClient | None = None
 
@@ -75,6 +79,8 @@ class ControlPlane:
     async def start(self, *, host: str | None = None, port: int | None = None) -> None:
         await upgrade(self._database_url)
         self.db = Database(self._database_url, application_name="ccplane-control-plane")
+        data_dir = self.settings.resolved_data_dir()
+        self.objects = open_store(store_url_from_env(data_dir), data_dir=data_dir)
         self.instance = Instance(self._database_url)
         await self.instance.start()
         self.sweeper = ExpirySweeper(self.db)
@@ -92,6 +98,7 @@ class ControlPlane:
                 self.instance,
                 self.notifications,
                 self._manager,
+                objects=self.objects,
                 human_loop_timeout_s=self.settings.human_loop_timeout_s,
             )
             await self.orchestrator.start()
@@ -108,7 +115,7 @@ class ControlPlane:
             ),
             ServiceRegistration(
                 "ccplane.v1.WorkspaceService",
-                workspaces_pb2_grpc.WorkspaceServiceServicer(),
+                WorkspaceServicer(self.db, self.objects),
                 workspaces_pb2_grpc.add_WorkspaceServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -150,6 +157,9 @@ class ControlPlane:
         if self.instance is not None:
             await self.instance.stop()
             self.instance = None
+        if self.objects is not None:
+            await self.objects.close()
+            self.objects = None
         if self.db is not None:
             await self.db.close()
             self.db = None

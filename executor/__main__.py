@@ -10,6 +10,7 @@ from pathlib import Path
 
 from common import ids
 from common import logging as ccplane_logging
+from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
 from executor.app import Executor
 from executor.registration import Registration
@@ -40,8 +41,17 @@ async def serve(args: argparse.Namespace) -> None:
         Path(args.data_dir) if args.data_dir else settings.resolved_data_dir() / "executors" / executor_id
     )
     threads_dir = Path(args.threads_dir) if args.threads_dir else settings.resolved_data_dir() / "threads"
+    objects = open_store(
+        store_url_from_env(settings.resolved_data_dir()), data_dir=settings.resolved_data_dir()
+    )
     executor = Executor(
-        HostConfig(executor_id=executor_id, data_dir=data_dir, slots=args.slots, threads_dir=threads_dir)
+        HostConfig(
+            executor_id=executor_id,
+            data_dir=data_dir,
+            slots=args.slots,
+            threads_dir=threads_dir,
+            objects=objects,
+        )
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,6 +66,7 @@ async def serve(args: argparse.Namespace) -> None:
     finally:
         await registration.stop()
         await executor.stop()
+        await objects.close()
 
 
 def run(args: argparse.Namespace) -> int:

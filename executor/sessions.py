@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from ccplane.v1 import executor_pb2, runs_pb2
+from ccplane.v1 import events_pb2, executor_pb2, runs_pb2
 from common.errors import (
     ServiceError,
     failed_precondition,
@@ -32,10 +32,13 @@ from common.errors import (
     unavailable,
 )
 from common.logging import current_trace_id
+from common.objectstore.base import ObjectStore, ObjectStoreError
 from executor.convert import outcome_to_proto, service_error, spec_from_start
 from executor.outputs import DEFAULT_CAPACITY, OutputLog
 from executor.providers.base import Delivery, ProviderRegistry, ProviderSession
 from executor.providers.errors import ProviderError
+from executor.workspace.restore import ManifestNotFoundError
+from executor.workspace.session import WorkspaceSession, prepare_resume
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +59,31 @@ class HostConfig:
     # Where agent thread state is saved after each turn and found for resume;
     # shared by the executors of one host (default: <data_dir>/threads).
     threads_dir: Path | None = None
+    # Where workspaces and thread state live; None: sessions work in local
+    # directories only (no restore, no sync).
+    objects: ObjectStore | None = None
 
     @property
     def thread_state_dir(self) -> Path:
         return self.threads_dir or self.data_dir / "threads"
 
+    @property
+    def blob_cache_dir(self) -> Path:
+        return self.data_dir / "blob-cache"
+
 
 class HostedSession:
     def __init__(
-        self, run_id: str, provider: ProviderSession, config: HostConfig, trace_id: str = ""
+        self,
+        run_id: str,
+        provider: ProviderSession,
+        config: HostConfig,
+        trace_id: str = "",
+        workspace: WorkspaceSession | None = None,
     ) -> None:
         self.run_id = run_id
+        # The workspace restored from the object store, synced after each turn.
+        self.workspace = workspace
         # The trace of the call that started the session; stamped on its events.
         self.trace_id = trace_id
         self.provider = provider
@@ -90,16 +107,45 @@ class HostedSession:
     async def _copy_events(self) -> None:
         try:
             async for event in self.provider.events():
-                if not event.trace_id:
-                    event.trace_id = self.trace_id
-                self.outputs.event(event)
+                self._emit(event)
+                if event.type == "turn.completed":
+                    await self._sync(event.turn_id)
         except Exception:
             log.exception("provider event stream failed", extra={"run_id": self.run_id})
         finally:
+            await self._sync("")
             if self._reaper is not None:
                 self._reaper.cancel()
             self.outputs.end(outcome_to_proto(self.provider.outcome))
             self.ended_at = time.monotonic()
+
+    def _emit(self, event: events_pb2.RunEvent) -> None:
+        if not event.trace_id:
+            event.trace_id = self.trace_id
+        self.outputs.event(event)
+
+    async def _sync(self, turn_id: str) -> None:
+        """Save the workspace's changes and the agent thread's state."""
+        if self.workspace is None:
+            return
+        try:
+            _, events = await self.workspace.sync(turn_id)
+            for event in events:
+                self._emit(event)
+            if self.provider.thread_id:
+                await self.workspace.save_thread(self._config.thread_state_dir, self.provider.thread_id)
+        except Exception as exc:
+            log.exception("workspace sync failed", extra={"run_id": self.run_id})
+            self._emit(
+                events_pb2.RunEvent(
+                    run_id=self.run_id,
+                    type="warning",
+                    turn_id=turn_id,
+                    warning=events_pb2.RunWarning(
+                        message=f"workspace sync failed: {exc}", reason="WORKSPACE_SYNC_FAILED"
+                    ),
+                )
+            )
 
     # -- attachment ---------------------------------------------------------
 
@@ -231,11 +277,12 @@ class SessionHost:
             raise resource_exhausted(
                 "NO_FREE_SLOT", f"all {self.config.slots} slots of this executor are busy"
             )
-        workspace = self._workspace_dir(start)
-        spec = spec_from_start(start, workspace, self.config.thread_state_dir)
+        workspace_dir = self._workspace_dir(start)
+        workspace = await self._restore(start, workspace_dir)
+        spec = spec_from_start(start, workspace_dir, self.config.thread_state_dir)
         try:
             provider = self.registry.create_session(spec, **self._session_options)
-            session = HostedSession(start.run_id, provider, self.config, current_trace_id())
+            session = HostedSession(start.run_id, provider, self.config, current_trace_id(), workspace)
             self._sessions[start.run_id] = session
             try:
                 await provider.start()
@@ -261,6 +308,33 @@ class SessionHost:
         path = self.config.data_dir / "workspaces" / start.run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    async def _restore(
+        self, start: executor_pb2.StartSession, workspace_dir: Path
+    ) -> WorkspaceSession | None:
+        """Restore the run's workspace version (and the thread to resume) from
+        the object store, when the session has no directory of its own."""
+        objects = self.config.objects
+        if objects is None or start.workspace_dir or not start.workspace_id:
+            return None
+        try:
+            if start.resume_thread_id:
+                await prepare_resume(objects, start.resume_thread_id, self.config.thread_state_dir)
+            return await WorkspaceSession.open(
+                objects,
+                workspace_id=start.workspace_id,
+                version=start.workspace_version,
+                run_id=start.run_id,
+                workspace_dir=workspace_dir,
+                cache_dir=self.config.blob_cache_dir,
+            )
+        except ManifestNotFoundError as exc:
+            raise failed_precondition(
+                "WORKSPACE_VERSION_MISSING",
+                f"workspace {start.workspace_id} has no version {start.workspace_version}: {exc}",
+            ) from exc
+        except ObjectStoreError as exc:
+            raise unavailable("OBJECT_STORE_UNAVAILABLE", f"cannot restore the workspace: {exc}") from exc
 
     def forget_ended(self, retention: float) -> None:
         """Drop sessions that ended more than ``retention`` seconds ago and

@@ -221,7 +221,7 @@ class RunDriver:
             items = [o for o in batch if o is not None]
             if items:
                 async with self._orch.db.session() as session, session.begin():
-                    outcome = await ingest(session, self.live, items)
+                    outcome = await ingest(session, self.live, items, self._orch.objects)
                 if outcome.ended is not None:
                     ended = outcome.ended
                 elif outcome.turns_completed:

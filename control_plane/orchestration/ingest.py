@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import events_pb2, executor_pb2
 from common.db import models
+from common.objectstore.base import ObjectStore
 from control_plane.events.log import event_type
 from control_plane.human_loop import store as human_loop
 from control_plane.human_loop.ingest import append_session_events
 from control_plane.orchestration import commands
 from control_plane.runs.state_machine import RunStatus, transition
+from control_plane.workspaces.runs import record_synced_event
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,10 @@ class BatchOutcome:
 
 
 async def ingest(
-    session: AsyncSession, run: LiveRun, outputs: list[executor_pb2.SessionOutput]
+    session: AsyncSession,
+    run: LiveRun,
+    outputs: list[executor_pb2.SessionOutput],
+    objects: ObjectStore | None = None,
 ) -> BatchOutcome:
     """Write ``outputs`` (in executor-seq order, all newer than run.executor_seq)."""
     outcome = BatchOutcome()
@@ -92,6 +97,10 @@ async def ingest(
                     .values(thread_id=run.thread_id)
                 )
             pending.append(event)
+            if event.type == "workspace.synced" and objects is not None:
+                refused = await record_synced_event(session, objects, run.run_id, event)
+                if refused is not None:
+                    pending.append(refused)
             if event.type == "turn.completed":
                 await flush()
                 await _record_turn_usage(session, run, event.turn_id or event.turn_completed.turn_id)

@@ -22,12 +22,15 @@ import contextlib
 import logging
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 
 from ccplane.v1 import executor_manager_pb2, executor_pb2, runs_pb2
 from common import tracing
 from common.db import models
 from common.db.engine import Database
+from common.errors import ServiceError
+from common.objectstore.base import ObjectStore
 from control_plane.notifications import Notifications
 from control_plane.orchestration import commands
 from control_plane.orchestration.driver import RunDriver
@@ -36,6 +39,8 @@ from control_plane.orchestration.ingest import LiveRun
 from control_plane.orchestration.instance import Instance
 from control_plane.runs.state_machine import RunStatus, transition
 from control_plane.runs.validation import settings_from_json
+from control_plane.workspaces import store as workspace_store
+from control_plane.workspaces.runs import claim_for_run
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,12 @@ class Orchestrator:
         notifications: Notifications,
         manager: ExecutorManagerClient,
         *,
+        objects: ObjectStore | None = None,
         human_loop_timeout_s: float = 3600.0,
     ) -> None:
         self.db = db
+        # Where runs' workspace versions live (recording what executors sync).
+        self.objects = objects
         self._human_loop_timeout_s = human_loop_timeout_s
         self.instance = instance
         self.manager = manager
@@ -126,17 +134,30 @@ class Orchestrator:
     async def _start_next(self) -> bool:
         """Start the oldest queued run if a slot is free; False when nothing started."""
         async with self.db.session() as session, session.begin():
+            holder = aliased(models.AgentRun)
+            workspace_held = exists().where(
+                holder.workspace_id == models.AgentRun.workspace_id,
+                holder.status.in_(workspace_store.HOLDING_STATUSES),
+                holder.id != models.AgentRun.id,
+            )
             row = (
                 await session.execute(
                     select(models.AgentRun)
-                    .where(models.AgentRun.status == RunStatus.QUEUED.value)
+                    .where(models.AgentRun.status == RunStatus.QUEUED.value, ~workspace_held)
                     .order_by(models.AgentRun.id)
                     .limit(1)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(skip_locked=True, of=models.AgentRun)
                 )
             ).scalar_one_or_none()
             if row is None:
                 return False
+            version = None
+            if row.workspace_id:
+                try:
+                    version = await claim_for_run(session, run_id=row.id, workspace_id=row.workspace_id)
+                except ServiceError as exc:
+                    log.info("run waits for its workspace", extra={"run_id": row.id, "reason": exc.message})
+                    return False
             with tracing.remote_context(row.trace_id):
                 lease = await self.manager.acquire(row.id, row.tenant_id, row.provider)
             if lease is None:
@@ -152,6 +173,7 @@ class Orchestrator:
                     lease_id=lease.lease_id,
                     owner_id=self.instance.id,
                     executor_seq=0,
+                    workspace_version=row.workspace_version if row.workspace_version is not None else version,
                 )
                 live = self._live(row, RunStatus.STARTING)
                 live.executor_seq = 0  # a new session numbers its outputs from 1
@@ -175,11 +197,19 @@ class Orchestrator:
                     prompt = follow_up.body
                     await commands.mark_delivered(session, follow_up.id, 0, "started a follow-up turn")
                 resume = row.thread_id
+            # The workspace as it is now: the run's own earlier turns included.
+            current = (
+                await session.scalar(
+                    select(models.Workspace.current_version).where(models.Workspace.id == row.workspace_id)
+                )
+                if row.workspace_id
+                else None
+            )
             return executor_pb2.StartSession(
                 run_id=row.id,
                 tenant_id=row.tenant_id,
                 workspace_id=row.workspace_id or "",
-                workspace_version=row.workspace_version or 0,
+                workspace_version=current or row.workspace_version or 0,
                 provider=row.provider,
                 model=row.model,
                 settings=settings_from_json(row.settings),

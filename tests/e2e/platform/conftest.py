@@ -70,6 +70,12 @@ SCENARIOS: dict[str, Any] = {
             ]
         },
         "chat": {"steps": [], "after_last": {"output": [{"message": "[ccplane scripted model] Noted."}]}},
+        "read": {
+            "steps": [
+                {"output": [{"exec": "cat hello.txt"}]},
+                {"when_contains": "function_call_output", "output": [{"message": "Read it."}]},
+            ]
+        },
         "ask": {
             "steps": [
                 {
