@@ -52,13 +52,6 @@ async def test_already_exists_is_409(client: httpx.AsyncClient) -> None:
     assert response.json()["code"] == 6
 
 
-async def test_unimplemented_is_501(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/workspaces")
-    if response.status_code != 501:
-        pytest.skip("WorkspaceService is implemented now")
-    assert response.json()["code"] == 12
-
-
 @pytest.mark.parametrize(
     ("body", "field"),
     [

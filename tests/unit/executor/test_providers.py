@@ -136,7 +136,10 @@ async def start_fake(tmp_path: Path, tag: str) -> CodexProcess:
     )
     await process.start()
     assert await process.stdout.readline() == b"ready\n"
-    assert running(f"sleep {tag}")
+    # The fake starts its children in the background: give them a moment to exec.
+    async with asyncio.timeout(10):
+        while len(running(f"sleep {tag}")) < 2:
+            await asyncio.sleep(0.02)
     return process
 
 

@@ -48,8 +48,8 @@ def test_lookup_prefers_literals_and_reports_allowed_methods(contract: Contract)
 
 
 def test_openapi_document_is_valid(document: dict[str, Any]) -> None:
-    # openapi-spec-validator is not a declared dependency: validate when it is installed.
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator as validator
+
     validator.validate(document)
     assert document["openapi"].startswith("3.1")
     json.dumps(document)
