@@ -138,7 +138,7 @@ async def start_fake(tmp_path: Path, tag: str) -> CodexProcess:
     assert await process.stdout.readline() == b"ready\n"
     # The fake starts its children in the background: give them a moment to exec.
     async with asyncio.timeout(10):
-        while len(running(f"sleep {tag}")) < 2:
+        while len(running(f"sleep {tag}")) < 2:  # noqa: ASYNC110 - no event tells when a process has exec-ed
             await asyncio.sleep(0.02)
     return process
 
