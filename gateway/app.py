@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
 from gateway.transcoder import ROUTE_KEY, Transcoder
+from gateway.upload import UPLOAD_PATH, UploadEndpoint
 
 API_PREFIX = "/api"
 OPENAPI_PATH = "/api/openapi.json"
@@ -102,6 +103,7 @@ def build_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),
+        Route(UPLOAD_PATH, UploadEndpoint(channel, transcoder.contract.pool).handle, methods=["POST"]),
         ApiRoute(transcoder),
     ]
     if portal_dir is not None and portal_dir.is_dir():
