@@ -78,3 +78,43 @@ async def test_bad_uploads_are_400(client: httpx.AsyncClient) -> None:
         "/api/workspaces/ws_01ABCDEFGHJKMNPQRSTVWXYZ01/files:upload", params={"path": "a"}, content=b"x"
     )
     assert missing.status_code == 404
+
+
+async def test_file_routes(client: httpx.AsyncClient) -> None:
+    workspace = await _workspace(client)
+    base = f"/api/workspaces/{workspace}"
+    written = await client.put(
+        f"{base}/file", json={"path": "src/app.py", "content": base64.b64encode(b"print(1)\n").decode()}
+    )
+    assert written.status_code == 200, written.text
+    version = int(written.json()["version"])
+
+    listing = await client.get(f"{base}/files", params={"path": "src"})
+    assert [(e["name"], e["type"]) for e in listing.json()["entries"]] == [("app.py", "FILE_TYPE_FILE")]
+    root = await client.get(f"{base}/files")
+    assert [(e["name"], e["type"]) for e in root.json()["entries"]] == [("src", "FILE_TYPE_DIRECTORY")]
+
+    edit = {
+        "path": "src/app.py",
+        "content": base64.b64encode(b"print(2)\n").decode(),
+        "expectedVersion": str(version),
+    }
+    edited = await client.put(f"{base}/file", json=edit)
+    assert edited.status_code == 200, edited.text
+    late = {**edit, "content": base64.b64encode(b"print(3)\n").decode()}
+    stale = await client.put(f"{base}/file", json=late)
+    assert stale.status_code == 409, "an edit based on the old version is stale now"
+    assert stale.json()["code"] == 10
+    version = int(edited.json()["version"])
+
+    renamed = await client.post(f"{base}/files:rename", json={"path": "src/app.py", "newPath": "src/main.py"})
+    assert renamed.status_code == 200, renamed.text
+    gone = await client.get(f"{base}/file", params={"path": "src/app.py"})
+    assert gone.status_code == 404
+    deleted = await client.delete(f"{base}/file", params={"path": "src/main.py"})
+    assert deleted.status_code == 200, deleted.text
+    audit = await client.get(f"{base}/audit")
+    actions = [e["action"] for e in audit.json()["events"]]
+    assert actions[:3] == ["AUDIT_ACTION_DELETE", "AUDIT_ACTION_RENAME", "AUDIT_ACTION_WRITE"]
+    workspace_now = await client.get(base)
+    assert int(workspace_now.json()["workspace"]["currentVersion"]) == version + 2
