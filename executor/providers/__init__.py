@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from common import providers as catalog
 from executor.providers.base import (
     Capabilities,
     Delivery,
@@ -22,8 +23,8 @@ from executor.providers.base import (
     SessionSpec,
 )
 
-CODEX_APP_SERVER = "codex-app-server"
-CODEX_CLI_LEGACY = "codex-cli"
+CODEX_APP_SERVER = catalog.CODEX_APP_SERVER
+CODEX_CLI_LEGACY = catalog.CODEX_CLI
 
 
 def _codex_session(spec: SessionSpec, **kwargs: Any) -> ProviderSession:
@@ -32,16 +33,25 @@ def _codex_session(spec: SessionSpec, **kwargs: Any) -> ProviderSession:
     return CodexSession(spec, **kwargs)
 
 
+def _capabilities(name: str) -> Capabilities:
+    """What the platform's provider catalog (common.providers) promises for ``name``."""
+    promised = catalog.PROVIDERS[name].capabilities
+    return Capabilities(**{c.value: c in promised for c in catalog.Capability})
+
+
 def default_registry() -> ProviderRegistry:
+    """The providers this executor runs: the catalog's, with their legacy aliases."""
     registry = ProviderRegistry()
     registry.register(
         ProviderKind(
             name=CODEX_APP_SERVER,
-            capabilities=Capabilities(resume=True, human_loop=True, steer=True, interrupt=True),
+            capabilities=_capabilities(CODEX_APP_SERVER),
             factory=_codex_session,
-            description="OpenAI Codex driven over `codex app-server` JSON-RPC",
+            description=catalog.PROVIDERS[CODEX_APP_SERVER].description,
         ),
-        legacy_aliases=(CODEX_CLI_LEGACY,),
+        legacy_aliases=tuple(
+            alias for alias, target in catalog.ALIASES.items() if target == CODEX_APP_SERVER
+        ),
     )
     return registry
 
