@@ -227,14 +227,21 @@ async def mark_silent_unhealthy(
 
 
 async def extend_deadlines(session: AsyncSession, lease_ttl: timedelta) -> None:
-    """Give every live executor and open lease a full timeout from now.
+    """Give every open lease a full timeout from now, and make every executor
+    known before prove it is alive before it gets new work.
 
     Called when a manager starts: executors could not heartbeat while no
-    manager was listening, which is not their fault.
+    manager was listening, which is not their fault, so their leases live
+    on. But a row left READY by a process that died meanwhile must not be
+    offered to runs: executors go back to STARTING (with the start timeout
+    as grace); their next heartbeat is told to register again, which makes
+    a live one READY; a dead one turns UNHEALTHY after the start timeout.
     """
     now = await db_now(session)
     await session.execute(
-        update(models.Executor).where(models.Executor.state.in_(_LIVE)).values(last_heartbeat_at=now)
+        update(models.Executor)
+        .where(models.Executor.state.in_(_LIVE))
+        .values(state=ExecutorState.STARTING.value, last_heartbeat_at=now)
     )
     await session.execute(
         update(models.ExecutorLease)
