@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
 
 from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
+from common.settings import Settings
 
 _APPROVAL = {"never": 1, "on-request": 2, "on-failure": 3, "untrusted": 4}
 _SANDBOX = {"read-only": 1, "workspace-write": 2, "danger-full-access": 3}
@@ -72,7 +75,36 @@ def add_runs_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _channel(args: argparse.Namespace) -> grpc.Channel:
     from common.cli.main import default_address
 
-    return grpc.insecure_channel(args.address or default_address())
+    channel = grpc.insecure_channel(args.address or default_address())
+    key = api_key()
+    if not key:
+        return channel
+    return grpc.intercept_channel(channel, _BearerToken(key))
+
+
+def api_key() -> str:
+    """``CCPLANE_API_KEY``, else the embedded installation's ``<data-dir>/admin.key``."""
+    key = os.environ.get("CCPLANE_API_KEY", "").strip()
+    if key:
+        return key
+    path = Settings().resolved_data_dir() / "admin.key"
+    return path.read_text().strip() if path.is_file() else ""
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Sends ``authorization: Bearer <key>`` with every call."""
+
+    def __init__(self, key: str) -> None:
+        self._header = ("authorization", f"Bearer {key}")
+
+    def _details(self, details: Any) -> Any:
+        return details._replace(metadata=[*(details.metadata or []), self._header])
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
 
 
 def _create(args: argparse.Namespace) -> int:

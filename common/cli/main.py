@@ -16,6 +16,7 @@ import grpc
 
 from common import logging as ccplane_logging
 from common.cli.client import add_runs_commands
+from common.cli.keys import add_api_key_commands
 from common.settings import Settings
 
 
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     executor.set_defaults(handler=run_executor)
 
     add_runs_commands(sub)
+    add_api_key_commands(sub)
     return parser
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from common.db.embedded import EmbeddedPostgres
+from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.scripted_model import ScriptedModelServer
 from common.settings import Settings
+from control_plane.api_keys import ensure_local_admin_key
 from control_plane.app import ControlPlane
 from executor.providers.codex.config import ModelConfig
 from executor_manager.app import ExecutorManager
@@ -63,6 +65,8 @@ class Stack:
         self.control_plane: ControlPlane | None = None
         self.gateway: Gateway | None = None
         self.database_url = ""
+        # The embedded installation's admin key (<data-dir>/admin.key).
+        self.admin_key = ""
 
     @property
     def grpc_address(self) -> str:
@@ -90,6 +94,8 @@ class Stack:
     async def _start(self) -> None:
         self.database_url = await self._database()
         await upgrade(self.database_url)
+        if self.embedded is not None:
+            self.admin_key = await self._local_admin_key()
         executor_env: dict[str, str] = {}
         if self.options.demo:
             self.model = ScriptedModelServer(self.options.scenario)
@@ -122,6 +128,14 @@ class Stack:
         self.gateway = Gateway(self.control_plane.address, portal_dir=portal if portal.is_dir() else None)
         port = self.settings.gateway_port if self.options.gateway_port is None else self.options.gateway_port
         await self.gateway.start("127.0.0.1", port)
+
+    async def _local_admin_key(self) -> str:
+        database = Database(self.database_url, pool_size=1, max_overflow=0, application_name="ccplane-up")
+        try:
+            async with database.session() as session, session.begin():
+                return await ensure_local_admin_key(session, self.settings.resolved_data_dir() / "admin.key")
+        finally:
+            await database.close()
 
     async def _database(self) -> str:
         if self.settings.database_url:
