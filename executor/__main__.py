@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from common import ids
 from common import logging as ccplane_logging
 from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
+from common.signals import wait_for_stop_signal
 from executor.app import Executor
 from executor.registration import Registration
 from executor.sessions import HostConfig
@@ -53,16 +53,12 @@ async def serve(args: argparse.Namespace) -> None:
             objects=objects,
         )
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await executor.start(args.host, args.port)
     registration = Registration(executor, args.manager, backend=args.backend)
     await registration.start()
     print(f"ccplane executor {executor_id} listening on {executor.address}", flush=True)
     try:
-        await stop.wait()
+        await wait_for_stop_signal()
     finally:
         await registration.stop()
         await executor.stop()

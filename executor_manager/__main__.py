@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 
 from common import logging as ccplane_logging
 from common.db.embedded import EmbeddedPostgres
 from common.settings import Settings
+from common.signals import wait_for_stop_signal
 from executor_manager.app import ExecutorManager
 from executor_manager.config import ManagerConfig
 
@@ -64,14 +64,10 @@ async def serve(args: argparse.Namespace) -> None:
         embedded = EmbeddedPostgres(config.data_dir)
         database_url = await asyncio.to_thread(embedded.start)
     manager = ExecutorManager(config, database_url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await manager.start(args.host, args.port)
         print(f"ccplane executor-manager listening on {manager.address}", flush=True)
-        await stop.wait()
+        await wait_for_stop_signal()
     finally:
         await manager.stop()
         if embedded is not None:

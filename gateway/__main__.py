@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 
 from common import logging as ccplane_logging
 from common.settings import Settings
+from common.signals import wait_for_stop_signal
 from gateway.server import Gateway
 from gateway.transcoder import DEFAULT_MAX_BODY_BYTES
 
@@ -50,14 +50,10 @@ def gateway_from_args(args: argparse.Namespace) -> Gateway:
 
 async def serve(args: argparse.Namespace) -> None:
     gateway = gateway_from_args(args)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await gateway.start(args.host, args.port)
         print(f"ccplane gateway listening on {gateway.url} (control plane {args.control_plane})", flush=True)
-        await stop.wait()
+        await wait_for_stop_signal()
     finally:
         await gateway.stop()
 

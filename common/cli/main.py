@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from common import logging as ccplane_logging
 from common.cli.client import add_runs_commands
 from common.cli.keys import add_api_key_commands
 from common.settings import Settings
+from common.signals import wait_for_stop_signal
 
 
 def default_address() -> str:
@@ -36,14 +36,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _serve_until_signal(service: Any, started: Callable[[], None]) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await service.start()
         started()
-        await stop.wait()
+        await wait_for_stop_signal()
     finally:
         await service.stop()
 
