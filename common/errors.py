@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 DOMAIN = "ccplane.dev"
 
@@ -106,7 +106,3 @@ def resource_exhausted(reason: str, message: str, **metadata: str) -> ServiceErr
 
 def unavailable(reason: str, message: str, **metadata: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAVAILABLE, reason, message, metadata=metadata)
-
-
-def status_code_name(code: int) -> str:
-    return str(code_pb2.Code.Name(code))

@@ -97,9 +97,6 @@ class Orchestrator:
         self._tasks.clear()
         self._drivers.clear()
 
-    def driver(self, run_id: str) -> RunDriver | None:
-        return self._drivers.get(run_id)
-
     # -- helpers used by drivers ------------------------------------------------
 
     async def release(self, lease_id: str) -> None:
