@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import psycopg
 from psycopg import sql
 from sqlalchemy import func, select
@@ -121,6 +120,9 @@ async def start_stack(tmp: Path, url: str, name: str, *, executors: int, slots: 
     settings.database_url = url
     settings.data_dir = tmp / name
     settings.log_level = "WARNING"
+    # The benchmarks measure speed, not the per-tenant limits: lift them.
+    settings.tenant_max_runs = 0
+    settings.tenant_rps = 0
     stack = Stack(
         settings,
         StackOptions(
@@ -144,7 +146,7 @@ async def start_stack(tmp: Path, url: str, name: str, *, executors: int, slots: 
 
 async def ready_executors(stack: Stack, count: int) -> None:
     assert stack.manager is not None
-    async with grpc.aio.insecure_channel(stack.manager.address) as channel:
+    async with stack.internal_channel(stack.manager.address) as channel:
         stub = executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel)
         async with asyncio.timeout(120):
             while True:
@@ -216,7 +218,7 @@ async def end_to_end(tmp: Path, url: str, reps: int) -> dict[str, Any]:
     direct = [await direct_codex(tmp) for _ in range(reps)]
     stack = await start_stack(tmp, url, "e2e", executors=2, slots=30)
     try:
-        async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+        async with stack.channel() as channel:
             runs = runs_pb2_grpc.RunServiceStub(channel)
             await one_platform_run(runs, "[scenario:five] warm up")
             single = [await one_platform_run(runs, f"[scenario:five] bench {i}") for i in range(reps)]
@@ -269,7 +271,7 @@ async def ingest_throughput(tmp: Path, url: str, events: int) -> dict[str, Any]:
     try:
         address = f"127.0.0.1:{await _read_port(port_file)}"
         assert stack.manager is not None
-        async with grpc.aio.insecure_channel(stack.manager.address) as mchannel:
+        async with stack.internal_channel(stack.manager.address) as mchannel:
             manager = executor_manager_pb2_grpc.ExecutorManagerServiceStub(mchannel)
             await manager.RegisterExecutor(
                 executor_manager_pb2.RegisterExecutorRequest(
@@ -277,7 +279,7 @@ async def ingest_throughput(tmp: Path, url: str, events: int) -> dict[str, Any]:
                     providers=["codex-app-server"], backend="external",
                 )
             )  # fmt: skip
-            async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+            async with stack.channel() as channel:
                 runs = runs_pb2_grpc.RunServiceStub(channel)
                 run = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="synthetic"))).run
             # No subscriber in this process: only the control plane's ingest is
@@ -322,7 +324,7 @@ async def reply_latency(tmp: Path, url: str, count: int) -> dict[str, Any]:
     database = Database(url)
     latencies: list[float] = []
     try:
-        async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+        async with stack.channel() as channel:
             runs = runs_pb2_grpc.RunServiceStub(channel)
             human_loop = human_loop_pb2_grpc.HumanLoopServiceStub(channel)
             settings = runs_pb2.RunSettings(approval_mode=runs_pb2.APPROVAL_MODE_UNTRUSTED)
@@ -376,7 +378,7 @@ async def concurrency(tmp: Path, database_for: Callable[[int], str], levels: lis
             tmp, database_for(level), f"concurrency-{level}", executors=executors, slots=slots
         )
         try:
-            async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+            async with stack.channel() as channel:
                 runs = runs_pb2_grpc.RunServiceStub(channel)
                 started = time.time()
                 outcomes = await asyncio.gather(

@@ -3,16 +3,18 @@
 Domain code raises :class:`ServiceError` (usually through the helpers below);
 the gRPC bootstrap turns it into a ``google.rpc.Status`` carrying an
 ``ErrorInfo`` (reason in UPPER_SNAKE_CASE, domain ``ccplane.dev``) and, for
-bad input, a ``BadRequest`` naming the offending fields (AIP-193).
+bad input, a ``BadRequest`` naming the offending fields (AIP-193). Limits add
+a ``RetryInfo`` (when to try again) and a ``QuotaFailure`` (which limit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 DOMAIN = "ccplane.dev"
@@ -33,6 +35,10 @@ class ServiceError(Exception):
     message: str
     violations: Sequence[FieldViolation] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Seconds after which the same call may succeed (RetryInfo).
+    retry_after: float | None = None
+    # (subject, description) of the limit that was hit (QuotaFailure).
+    quota: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -41,22 +47,46 @@ class ServiceError(Exception):
         return f"{self.code.name} {self.reason}: {self.message}"
 
     def to_status(self) -> status_pb2.Status:
-        details = []
-        info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=dict(self.metadata))
-        packed = any_pb2.Any()
-        packed.Pack(info)
-        details.append(packed)
-        if self.violations:
-            bad = error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in self.violations
-                ]
+        details = [
+            _pack(
+                error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=dict(self.metadata))
             )
-            packed_bad = any_pb2.Any()
-            packed_bad.Pack(bad)
-            details.append(packed_bad)
+        ]
+        if self.violations:
+            details.append(
+                _pack(
+                    error_details_pb2.BadRequest(
+                        field_violations=[
+                            error_details_pb2.BadRequest.FieldViolation(
+                                field=v.field, description=v.description
+                            )
+                            for v in self.violations
+                        ]
+                    )
+                )
+            )
+        if self.retry_after is not None:
+            delay = duration_pb2.Duration()
+            delay.FromMilliseconds(max(1, round(self.retry_after * 1000)))
+            details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        if self.quota is not None:
+            subject, description = self.quota
+            details.append(
+                _pack(
+                    error_details_pb2.QuotaFailure(
+                        violations=[
+                            error_details_pb2.QuotaFailure.Violation(subject=subject, description=description)
+                        ]
+                    )
+                )
+            )
         return status_pb2.Status(code=_CODE_NUMBERS[self.code], message=self.message, details=details)
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
 
 
 _CODE_NUMBERS: dict[grpc.StatusCode, int] = {c: c.value[0] for c in grpc.StatusCode}
@@ -100,8 +130,30 @@ def aborted(reason: str, message: str, **metadata: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.ABORTED, reason, message, metadata=metadata)
 
 
-def resource_exhausted(reason: str, message: str, **metadata: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, reason, message, metadata=metadata)
+def resource_exhausted(
+    reason: str,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    quota: tuple[str, str] | None = None,
+    **metadata: str,
+) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        reason,
+        message,
+        metadata=metadata,
+        retry_after=retry_after,
+        quota=quota,
+    )
+
+
+def unauthenticated(reason: str, message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message)
+
+
+def permission_denied(reason: str, message: str, **metadata: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.PERMISSION_DENIED, reason, message, metadata=metadata)
 
 
 def unavailable(reason: str, message: str, **metadata: str) -> ServiceError:

@@ -53,6 +53,35 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
     await context.abort_with_status(_status_for(exc))
 
 
+Handler = Callable[..., Any]
+
+
+def _rewrap(
+    handler: grpc.RpcMethodHandler,
+    wrap_unary: Callable[[Handler], Handler],
+    wrap_stream: Callable[[Handler], Handler],
+) -> grpc.RpcMethodHandler:
+    """The same handler with its behaviour function wrapped (responses
+    unary: ``wrap_unary``; streamed: ``wrap_stream``)."""
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            wrap_unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            wrap_unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            wrap_stream(handler.unary_stream), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(
+            wrap_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+        )
+    return handler
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps exceptions raised by handlers to gRPC statuses."""
 
@@ -89,23 +118,68 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                wrap_unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                wrap_unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                wrap_stream(handler.unary_stream), handler.request_deserializer, handler.response_serializer
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                wrap_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
-            )
-        return handler
+        return _rewrap(handler, wrap_unary, wrap_stream)
+
+
+# Served by every server and callable without credentials, like a load
+# balancer's health checks and grpcurl's discovery.
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class CallGuard(grpc.aio.ServerInterceptor):
+    """Admits or refuses each call before its handler runs.
+
+    Subclasses implement :meth:`admit`; a :class:`ServiceError` it raises
+    ends the call with that status. ``admit`` runs in the call's own task,
+    so context variables it sets are visible to the handler. Health and
+    reflection are always open.
+    """
+
+    async def admit(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
+            return handler
+
+        async def guard(context: grpc.aio.ServicerContext) -> None:
+            try:
+                await self.admit(method, context)
+            except Exception as exc:
+                await _abort(context, exc, method)
+
+        def wrap_unary(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await guard(context)
+                return await fn(request, context)
+
+            return call
+
+        def wrap_stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                await guard(context)
+                async for item in fn(request, context):
+                    yield item
+
+            return call
+
+        return _rewrap(handler, wrap_unary, wrap_stream)
+
+
+def bearer_token(context: grpc.aio.ServicerContext) -> str:
+    """The token of the call's ``authorization: Bearer <token>`` metadata ("" when absent)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer":
+                return token.strip()
+    return ""
 
 
 def _is_abort(exc: BaseException) -> bool:

@@ -46,6 +46,11 @@ class Settings:
     human_loop_timeout_s: float = field(
         default_factory=lambda: _env_float("CCPLANE_HUMAN_LOOP_TIMEOUT", 3600.0)
     )
+    # Per-tenant defaults (0: no limit); `ccplane tenants set-limits` overrides them.
+    tenant_max_runs: int = field(default_factory=lambda: _env_int("CCPLANE_TENANT_MAX_RUNS", 100))
+    tenant_rps: float = field(default_factory=lambda: _env_float("CCPLANE_TENANT_RPS", 50.0))
+    # How long an API key lookup (and its tenant's limits) is cached.
+    auth_cache_ttl: float = field(default_factory=lambda: _env_float("CCPLANE_AUTH_CACHE_TTL", 5.0))
     default_provider: str = "codex-app-server"
     default_model: str = field(default_factory=lambda: _env("CCPLANE_MODEL", "gpt-5.5"))
 

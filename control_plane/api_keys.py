@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -27,9 +26,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import ids
+from common.credentials import write_secret
 from common.db import models
 from common.errors import invalid_argument, not_found
-from control_plane.auth import DEFAULT_TENANT, Caller
+
+DEFAULT_TENANT = "default"
 
 KEY_PREFIX = "ccp_"
 ROLES = ("user", "admin")
@@ -100,20 +101,59 @@ async def create_key(session: AsyncSession, *, tenant: str, role: str = "user", 
     return NewKey(key_id, tenant_id, role, secret)
 
 
-async def authenticate(session: AsyncSession, secret: str) -> Caller | None:
-    """The caller a key stands for; None for an unknown or revoked key."""
+@dataclass(frozen=True)
+class KeyIdentity:
+    """What a valid key stands for: its tenant, its role, the tenant's limit overrides."""
+
+    key_id: str
+    tenant_id: str
+    role: str
+    max_unfinished_runs: int | None
+    requests_per_second: float | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+# How stale ``last_used_at`` may get: it is written at most this often per key.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+async def authenticate(session: AsyncSession, secret: str, *, touch: bool = False) -> KeyIdentity | None:
+    """What ``secret`` stands for; None for an unknown or revoked key.
+
+    ``touch`` records the use in ``last_used_at`` (at most once a minute).
+    """
     if not secret.startswith(KEY_PREFIX):
         return None
     row = (
         await session.execute(
-            select(models.ApiKey.id, models.ApiKey.tenant_id, models.ApiKey.role).where(
-                models.ApiKey.key_hash == key_hash(secret), models.ApiKey.revoked_at.is_(None)
+            select(
+                models.ApiKey.id,
+                models.ApiKey.tenant_id,
+                models.ApiKey.role,
+                models.ApiKey.last_used_at,
+                models.Tenant.max_unfinished_runs,
+                models.Tenant.requests_per_second,
             )
+            .join(models.Tenant, models.Tenant.id == models.ApiKey.tenant_id)
+            .where(models.ApiKey.key_hash == key_hash(secret), models.ApiKey.revoked_at.is_(None))
         )
     ).one_or_none()
     if row is None:
         return None
-    return Caller(tenant_id=row.tenant_id, key_id=row.id, role=row.role)
+    if touch:
+        await session.execute(
+            update(models.ApiKey)
+            .where(
+                models.ApiKey.id == row.id,
+                (models.ApiKey.last_used_at.is_(None))
+                | (models.ApiKey.last_used_at < func.now() - _LAST_USED_RESOLUTION),
+            )
+            .values(last_used_at=func.now())
+        )
+    return KeyIdentity(row.id, row.tenant_id, row.role, row.max_unfinished_runs, row.requests_per_second)
 
 
 async def revoke(session: AsyncSession, key_id: str) -> None:
@@ -148,7 +188,7 @@ async def ensure_local_admin_key(session: AsyncSession, path: Path) -> str:
     if existing and await authenticate(session, existing) is not None:
         return existing
     new = await create_key(session, tenant=DEFAULT_TENANT, role="admin", name="local admin")
-    await asyncio.to_thread(_write_key, path, new.secret)
+    await asyncio.to_thread(write_secret, path, new.secret)
     return new.secret
 
 
@@ -156,10 +196,56 @@ def _read_key(path: Path) -> str:
     return path.read_text().strip() if path.is_file() else ""
 
 
-def _write_key(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
-    os.replace(tmp, path)
+@dataclass(frozen=True)
+class TenantInfo:
+    tenant_id: str
+    created_at: datetime
+    # Overrides of the control plane's defaults (None: the default; 0: no limit).
+    max_unfinished_runs: int | None
+    requests_per_second: float | None
+    active_keys: int
+
+
+# Marks a limit to set back to the control plane's default.
+DEFAULT_LIMIT = -1
+
+
+async def set_tenant_limits(
+    session: AsyncSession,
+    tenant: str,
+    *,
+    max_unfinished_runs: int | None = None,
+    requests_per_second: float | None = None,
+) -> None:
+    """Override a tenant's limits (created if new). None leaves a limit as it
+    is; :data:`DEFAULT_LIMIT` returns it to the default; 0 lifts it."""
+    await ensure_tenant(session, tenant)
+    values: dict[str, int | float | None] = {}
+    if max_unfinished_runs is not None:
+        if max_unfinished_runs < 0 and max_unfinished_runs != DEFAULT_LIMIT:
+            raise invalid_argument("max_unfinished_runs", "must be 0 (no limit) or more")
+        values["max_unfinished_runs"] = None if max_unfinished_runs == DEFAULT_LIMIT else max_unfinished_runs
+    if requests_per_second is not None:
+        if requests_per_second < 0 and requests_per_second != DEFAULT_LIMIT:
+            raise invalid_argument("requests_per_second", "must be 0 (no limit) or more")
+        values["requests_per_second"] = None if requests_per_second == DEFAULT_LIMIT else requests_per_second
+    if values:
+        await session.execute(update(models.Tenant).where(models.Tenant.id == tenant).values(**values))
+
+
+async def list_tenants(session: AsyncSession) -> list[TenantInfo]:
+    active = (
+        select(func.count())
+        .where(models.ApiKey.tenant_id == models.Tenant.id, models.ApiKey.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            models.Tenant.id,
+            models.Tenant.created_at,
+            models.Tenant.max_unfinished_runs,
+            models.Tenant.requests_per_second,
+            active,
+        ).order_by(models.Tenant.id)
+    )
+    return [TenantInfo(*row) for row in rows]

@@ -17,15 +17,18 @@ from ccplane.v1 import (
     runs_pb2_grpc,
     workspaces_pb2_grpc,
 )
+from common.credentials import internal_token
 from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.objectstore.base import ObjectStore
 from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
+from control_plane.auth import Authenticator, AuthInterceptor
 from control_plane.events.feed import EventFeed
 from control_plane.human_loop.servicer import HumanLoopServicer
 from control_plane.human_loop.sweeper import ExpirySweeper
+from control_plane.limits import TenantLimits
 from control_plane.notifications import Notifications
 from control_plane.orchestration import commands
 from control_plane.orchestration.executors import ExecutorManagerClient
@@ -70,6 +73,7 @@ class ControlPlane:
         self.objects: ObjectStore | None = None
         self.orchestrator: Orchestrator | None = None
         self._manager: ExecutorManagerClient | None = None
+        self.authenticator: Authenticator | None = None
 
     @property
     def address(self) -> str:
@@ -79,6 +83,11 @@ class ControlPlane:
     async def start(self, *, host: str | None = None, port: int | None = None) -> None:
         await upgrade(self._database_url)
         self.db = Database(self._database_url, application_name="ccplane-control-plane")
+        self.authenticator = Authenticator(
+            self.db,
+            TenantLimits(self.settings.tenant_max_runs, self.settings.tenant_rps),
+            ttl=self.settings.auth_cache_ttl,
+        )
         data_dir = self.settings.resolved_data_dir()
         self.objects = open_store(store_url_from_env(data_dir), data_dir=data_dir)
         self.instance = Instance(self._database_url)
@@ -92,7 +101,7 @@ class ControlPlane:
         )
         await self.notifications.start()
         if self._manager_address:
-            self._manager = ExecutorManagerClient(self._manager_address)
+            self._manager = ExecutorManagerClient(self._manager_address, internal_token(data_dir))
             self.orchestrator = Orchestrator(
                 self.db,
                 self.instance,
@@ -128,6 +137,7 @@ class ControlPlane:
             registrations,
             host=host or self.settings.grpc_host,
             port=self.settings.grpc_port if port is None else port,
+            interceptors=[AuthInterceptor(self.authenticator)],
             service_name="ccplane-control-plane",
             described_services=INTERNAL_SERVICES,
         )

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccplane.v1 import executor_pb2_grpc
+from common import credentials
 from common.grpc_server import GrpcServer, ServiceRegistration
+from common.settings import Settings
 from executor.providers import default_registry
 from executor.providers.base import ProviderRegistry
 from executor.servicer import ExecutorServicer
@@ -30,8 +32,14 @@ class Executor:
         config: HostConfig,
         registry: ProviderRegistry | None = None,
         session_options: Mapping[str, Any] | None = None,
+        *,
+        internal_token: str = "",
     ) -> None:
+        """``internal_token``: the credential callers must present, and the
+        one this executor presents to the manager (default: the deployment's,
+        see common.credentials)."""
         self.config = config
+        self.internal_token = internal_token or credentials.internal_token(Settings().resolved_data_dir())
         self.host = SessionHost(config, registry or default_registry(), session_options)
         self.server: GrpcServer | None = None
         self._janitor: asyncio.Task[None] | None = None
@@ -53,6 +61,7 @@ class Executor:
             ],
             host=host,
             port=port,
+            interceptors=[credentials.InternalAuth(self.internal_token)],
             service_name="ccplane-executor",
         )
         await self.server.start()

@@ -27,7 +27,7 @@ import grpc
 
 from ccplane.v1 import executor_manager_pb2 as pb
 from ccplane.v1 import executor_manager_pb2_grpc
-from common import tracing
+from common.credentials import authorized_channel
 from executor.app import Executor
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,7 @@ class Registration:
         if not self._manager_address:
             log.info("no executor-manager configured; not registering")
             return
-        self._channel = grpc.aio.insecure_channel(
-            self._manager_address, interceptors=tracing.client_interceptors()
-        )
+        self._channel = authorized_channel(self._manager_address, self._executor.internal_token, traced=True)
         self._stub = executor_manager_pb2_grpc.ExecutorManagerServiceStub(self._channel)
         self._task = asyncio.create_task(self._run(), name="executor-registration")
 

@@ -11,11 +11,13 @@ close the database.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import psycopg
 
 from ccplane.v1 import executor_manager_pb2_grpc
+from common.credentials import InternalAuth, internal_token
 from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
@@ -37,6 +39,10 @@ class ExecutorManager:
         self, config: ManagerConfig, database_url: str, *, backend: ExecutorBackend | None = None
     ) -> None:
         """``backend`` overrides the one named by ``config.backend``."""
+        if not config.internal_token:
+            config = dataclasses.replace(
+                config, internal_token=internal_token(config.data_dir.expanduser().resolve())
+            )
         self.config = config
         self._database_url = database_url
         self._backend = backend
@@ -77,6 +83,7 @@ class ExecutorManager:
             ],
             host=host,
             port=port,
+            interceptors=[InternalAuth(self.config.internal_token)],
             service_name="ccplane-executor-manager",
         )
         await self.server.start()

@@ -45,6 +45,9 @@ class ManagerConfig:
     # Labels and environment given to every executor the pool starts.
     executor_labels: Mapping[str, str] = field(default_factory=dict)
     executor_env: Mapping[str, str] = field(default_factory=dict)
+    # The internal credential between services; empty: CCPLANE_INTERNAL_TOKEN
+    # or <data_dir>/internal.key (common.credentials).
+    internal_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.min_executors < 0:

@@ -16,7 +16,7 @@ from datetime import timedelta
 import grpc
 
 from ccplane.v1 import executor_pb2, executor_pb2_grpc
-from common import tracing
+from common.credentials import authorized_channel
 from common.db.engine import Database
 from common.errors import resource_exhausted, unavailable
 from executor_manager import leases, registry
@@ -109,7 +109,7 @@ class ExecutorFleet:
             record = await registry.drain(session, executor_id)
         self.changed.notify()
         if record.state == ExecutorState.DRAINING and record.address:
-            await _drain_executor(record)
+            await _drain_executor(record, self._config.internal_token)
         return record
 
     async def executor_starting(
@@ -206,11 +206,9 @@ def _log_expired(expired: list[LeaseRecord], why: str) -> None:
         )
 
 
-async def _drain_executor(record: ExecutorRecord) -> None:
+async def _drain_executor(record: ExecutorRecord, token: str) -> None:
     try:
-        async with grpc.aio.insecure_channel(
-            record.address, interceptors=tracing.client_interceptors()
-        ) as channel:
+        async with authorized_channel(record.address, token, traced=True) as channel:
             stub = executor_pb2_grpc.ExecutorServiceStub(channel)
             await stub.Drain(executor_pb2.DrainRequest(), timeout=EXECUTOR_DRAIN_TIMEOUT)
     except grpc.aio.AioRpcError as exc:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from common import ids
+from common.credentials import INTERNAL_TOKEN_ENV
 from executor_manager.backends.base import (
     BackendError,
     ExecutorBackend,
@@ -199,6 +200,7 @@ class ExecutorPool:
             env={
                 "CCPLANE_DATA_DIR": str(self._config.data_dir.expanduser().resolve()),
                 **self._config.executor_env,
+                INTERNAL_TOKEN_ENV: self._config.internal_token,
             },
             labels=dict(self._config.executor_labels),
         )

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 
 import grpc
 from google.protobuf import descriptor_pool, json_format
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from common.errors import FieldViolation, ServiceError
 from gateway.transcode import RequestError, dumps
@@ -64,6 +65,22 @@ def status_from_rpc_error(error: grpc.aio.AioRpcError) -> status_pb2.Status:
                 return status
             break
     return status_pb2.Status(code=code, message=error.details() or "")
+
+
+def error_headers(status: status_pb2.Status) -> list[tuple[bytes, bytes]]:
+    """HTTP headers an error response carries besides its body: ``Retry-After``
+    (whole seconds, from a ``RetryInfo``) and, for 401, ``WWW-Authenticate``."""
+    headers: list[tuple[bytes, bytes]] = []
+    if status.code == grpc.StatusCode.UNAUTHENTICATED.value[0]:
+        headers.append((b"www-authenticate", b'Bearer realm="ccplane"'))
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            seconds = max(1, math.ceil(info.retry_delay.ToMilliseconds() / 1000))
+            headers.append((b"retry-after", str(seconds).encode()))
+            break
+    return headers
 
 
 def status_json(status: status_pb2.Status, pool: descriptor_pool.DescriptorPool) -> bytes:

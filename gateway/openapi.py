@@ -95,14 +95,26 @@ def build_openapi(contract: Contract, *, title: str = "ccplane API", version: st
             "version": version,
             "description": (
                 "REST and Server-Sent Events in front of the ccplane gRPC services, generated from the "
-                "google.api.http annotations of the ccplane.v1 contract. Bodies are proto3 JSON."
+                "google.api.http annotations of the ccplane.v1 contract. Bodies are proto3 JSON. "
+                "Every call sends an API key as `Authorization: Bearer <key>`; another tenant's "
+                "resources answer 404, limits 429 with `Retry-After`."
             ),
         },
+        "security": [{"apiKey": []}],
         "tags": [
             {"name": s.rsplit(".", 1)[-1], "description": contract.comment(s)} for s in contract.services
         ],
         "paths": paths,
-        "components": {"schemas": dict(sorted(builder.schemas.items()))},
+        "components": {
+            "schemas": dict(sorted(builder.schemas.items())),
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A ccplane API key (`ccplane api-keys create --tenant T`).",
+                }
+            },
+        },
     }
 
 

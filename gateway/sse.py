@@ -35,7 +35,7 @@ from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from starlette.types import Receive, Send
 
-from gateway.errors import http_status, status_from_rpc_error, status_json
+from gateway.errors import error_headers, http_status, status_from_rpc_error, status_json
 from gateway.transcode import message_to_json
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
@@ -180,7 +180,11 @@ async def serve_stream(  # noqa: PLR0917 - one call site, every argument distinc
             status = status_from_rpc_error(first_error)
             body = status_json(status, pool)
             code = http_status(status.code)
-            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+                *error_headers(status),
+            ]
             await send({"type": "http.response.start", "status": code, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return code

@@ -24,6 +24,7 @@ from gateway.contract import Contract, HttpBinding, RouteMatch
 from gateway.errors import (
     JSON,
     bad_request,
+    error_headers,
     gateway_status,
     http_status,
     status_from_rpc_error,
@@ -213,7 +214,8 @@ class Transcoder:
         http_code: int,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        await _send_json(send, http_code, status_json(status, self.contract.pool), extra_headers)
+        headers = [*error_headers(status), *(extra_headers or [])]
+        await _send_json(send, http_code, status_json(status, self.contract.pool), headers)
 
 
 def forwarded_metadata(headers: Headers) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from ccplane.v1 import workspaces_pb2, workspaces_pb2_grpc
 from common.errors import FieldViolation
-from gateway.errors import gateway_status, http_status, status_from_rpc_error, status_json
+from gateway.errors import error_headers, gateway_status, http_status, status_from_rpc_error, status_json
 from gateway.transcode import RequestError, message_to_json
 from gateway.transcoder import forwarded_metadata
 
@@ -68,7 +68,10 @@ class UploadEndpoint:
 
     def _status(self, status: Any) -> Response:
         return Response(
-            status_json(status, self._pool), status_code=http_status(status.code), media_type=JSON
+            status_json(status, self._pool),
+            status_code=http_status(status.code),
+            media_type=JSON,
+            headers={k.decode(): v.decode() for k, v in error_headers(status)},
         )
 
     async def handle(self, request: Request) -> Response:

@@ -22,10 +22,16 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from common import ids
+from common.credentials import INTERNAL_TOKEN_ENV
 from common.db.embedded import EmbeddedPostgres
 from common.db.engine import Database
 from common.db.migrate import upgrade_sync
 from common.db.models import AgentRun
+from tests.keys import INTERNAL_TOKEN
+
+# One internal credential for every service the tests start, in this process
+# and in the processes it starts.
+os.environ[INTERNAL_TOKEN_ENV] = INTERNAL_TOKEN
 
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_TENANT = "ten_test"

@@ -1,4 +1,5 @@
-"""``ccplane api-keys``: create, list and revoke API keys (directly in the database)."""
+"""``ccplane api-keys`` (create, list, revoke) and ``ccplane tenants`` (list,
+set-limits): administration done directly in the database."""
 
 from __future__ import annotations
 
@@ -37,10 +38,34 @@ def add_api_key_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=_revoke)
 
-    for parser in (create, listing, revoke):
+    tenants = sub.add_parser("tenants", help="list tenants and set their limits")
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", required=True)
+    tenant_list = tenants_sub.add_parser("list", help="tenants, their limit overrides and active keys")
+    tenant_list.set_defaults(handler=_tenants)
+    limits = tenants_sub.add_parser(
+        "set-limits", help="override a tenant's limits (0: no limit; 'default': the control plane's)"
+    )
+    limits.add_argument("tenant")
+    limits.add_argument("--max-runs", type=_limit(int), help="unfinished runs at most")
+    limits.add_argument("--rps", type=_limit(float), help="requests per second")
+    limits.set_defaults(handler=_set_limits)
+
+    for parser in (create, listing, revoke, tenant_list, limits):
         parser.add_argument(
             "--data-dir", help="data directory of an embedded installation (default ./.ccplane)"
         )
+
+
+def _limit(parse: Callable[[str], float]) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        if text == "default":
+            return api_keys.DEFAULT_LIMIT
+        value = parse(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError("must be 0 (no limit), more, or 'default'")
+        return value
+
+    return convert
 
 
 def _in_database(args: argparse.Namespace, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -97,4 +122,29 @@ def _revoke(args: argparse.Namespace) -> int:
 
     _in_database(args, work)
     print(f"revoked {args.key_id}")
+    return 0
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    async def work(session: AsyncSession) -> Any:
+        return await api_keys.list_tenants(session)
+
+    for tenant in _in_database(args, work):
+        runs = "default" if tenant.max_unfinished_runs is None else str(tenant.max_unfinished_runs)
+        rps = "default" if tenant.requests_per_second is None else f"{tenant.requests_per_second:g}"
+        print(f"{tenant.tenant_id:<24} max-runs={runs:<8} rps={rps:<8} active-keys={tenant.active_keys}")
+    return 0
+
+
+def _set_limits(args: argparse.Namespace) -> int:
+    async def work(session: AsyncSession) -> None:
+        await api_keys.set_tenant_limits(
+            session,
+            args.tenant,
+            max_unfinished_runs=None if args.max_runs is None else int(args.max_runs),
+            requests_per_second=args.rps,
+        )
+
+    _in_database(args, work)
+    print(f"limits of {args.tenant} updated (control planes apply them within CCPLANE_AUTH_CACHE_TTL)")
     return 0

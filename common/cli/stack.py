@@ -3,8 +3,9 @@
 Each part still speaks real gRPC to the others: the control plane, the
 executor-manager and the executor processes it starts. Start-up: the
 database (embedded PostgreSQL when no URL is configured) and its migrations,
-the scripted model when asked for (``--demo``), the executor-manager with its
-warm pool, the control plane. Shutdown runs in reverse order.
+the local admin key (``<data-dir>/admin.key``), the scripted model when asked
+for (``--demo``), the executor-manager with its warm pool, the control plane,
+the gateway. Shutdown runs in reverse order.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+
+from common.credentials import authorized_channel
 from common.db.embedded import EmbeddedPostgres
 from common.db.engine import Database
 from common.db.migrate import upgrade
@@ -65,13 +69,22 @@ class Stack:
         self.control_plane: ControlPlane | None = None
         self.gateway: Gateway | None = None
         self.database_url = ""
-        # The embedded installation's admin key (<data-dir>/admin.key).
+        # The installation's admin key of the default tenant (<data-dir>/admin.key).
         self.admin_key = ""
 
     @property
     def grpc_address(self) -> str:
         assert self.control_plane is not None
         return self.control_plane.address
+
+    def channel(self) -> grpc.aio.Channel:
+        """A channel to the control plane that authenticates with the admin key."""
+        return authorized_channel(self.grpc_address, self.admin_key)
+
+    def internal_channel(self, address: str) -> grpc.aio.Channel:
+        """A channel to the executor-manager or an executor, with the internal credential."""
+        assert self.manager is not None
+        return authorized_channel(address, self.manager.config.internal_token)
 
     @property
     def credentials_problem(self) -> str:
@@ -94,8 +107,7 @@ class Stack:
     async def _start(self) -> None:
         self.database_url = await self._database()
         await upgrade(self.database_url)
-        if self.embedded is not None:
-            self.admin_key = await self._local_admin_key()
+        self.admin_key = await self._local_admin_key()
         executor_env: dict[str, str] = {}
         if self.options.demo:
             self.model = ScriptedModelServer(self.options.scenario)

@@ -58,6 +58,10 @@ NAMING_CONVENTION = {
 }
 
 
+# Runs that count against a tenant's limit of unfinished runs.
+UNFINISHED_RUN_STATUSES = ("queued", "starting", "running", "waiting_human", "lost")
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
@@ -97,6 +101,9 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(unique=True)
     created_at: Mapped[datetime] = _created_at()
+    # Overrides of the control plane's default limits (NULL: the default; 0: none).
+    max_unfinished_runs: Mapped[int | None]
+    requests_per_second: Mapped[float | None]
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", lazy="raise")
 
@@ -134,6 +141,11 @@ class AgentRun(Base):
             text("id DESC"),
         ),
         Index("ix_agent_runs_status", "status"),
+        Index(
+            "ix_agent_runs_tenant_unfinished",
+            "tenant_id",
+            postgresql_where=text(_in("status", UNFINISHED_RUN_STATUSES)),
+        ),
         Index("ix_agent_runs_workspace_id", "workspace_id"),
         Index("ix_agent_runs_thread_id", "thread_id"),
     )

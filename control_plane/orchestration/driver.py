@@ -103,7 +103,7 @@ class RunDriver:
                 await self._settle_lost(f"control plane error: {exc}", "DRIVER_FAILED")
 
     async def _drive(self) -> None:
-        channel = grpc.aio.insecure_channel(self.address, interceptors=tracing.client_interceptors())
+        channel = self._orch.manager.executor_channel(self.address)
         stub = executor_pb2_grpc.ExecutorServiceStub(channel)
         unreachable_since: float | None = None
         attach = self._attach

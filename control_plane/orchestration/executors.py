@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import grpc
 
 from ccplane.v1 import executor_manager_pb2, executor_manager_pb2_grpc
-from common import tracing
+from common.credentials import authorized_channel
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +22,18 @@ class Lease:
 
 
 class ExecutorManagerClient:
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, internal_token: str) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address, interceptors=tracing.client_interceptors())
+        self._token = internal_token
+        self._channel = authorized_channel(address, internal_token, traced=True)
         self._stub = executor_manager_pb2_grpc.ExecutorManagerServiceStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close()
+
+    def executor_channel(self, address: str) -> grpc.aio.Channel:
+        """A channel to an executor, with the same internal credential."""
+        return authorized_channel(address, self._token, traced=True)
 
     async def acquire(self, run_id: str, tenant_id: str, provider: str, preferred: str = "") -> Lease | None:
         """A lease on a free slot, or None when every slot is busy."""

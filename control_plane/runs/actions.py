@@ -16,6 +16,7 @@ from common.db import models
 from common.errors import failed_precondition, not_found
 from control_plane.auth import Caller
 from control_plane.human_loop import store as human_loop
+from control_plane.limits import check_run_quota
 from control_plane.orchestration import commands
 from control_plane.runs.state_machine import TERMINAL, RunStatus, transition
 from control_plane.runs.validation import settings_from_json
@@ -83,6 +84,7 @@ async def send_message(
         )
     if not row.thread_id:
         raise failed_precondition("NO_THREAD", f"run {run_id} never started an agent thread to continue")
+    await check_run_quota(session, caller.tenant_id, caller.limits)
     await commands.enqueue(session, run_id, "inject", text, request_id)
     await transition(session, run_id, RunStatus.QUEUED, "follow-up message")
     await commands.notify_queued(session)

@@ -21,6 +21,7 @@ from common.errors import already_exists, not_found
 from common.paging import decode_token, encode_token
 from control_plane.auth import Caller
 from control_plane.events.log import append_events
+from control_plane.limits import check_run_quota
 from control_plane.orchestration import commands
 from control_plane.runs.records import NewRun, RunRecord
 
@@ -31,7 +32,8 @@ async def create_run(session: AsyncSession, caller: Caller, new: NewRun) -> tupl
     """Create a run; returns (run, created). Call inside a transaction.
 
     With a request_id already used by this tenant, returns the run it created
-    (created=False), or ALREADY_EXISTS when the request differs.
+    (created=False), or ALREADY_EXISTS when the request differs. A tenant at
+    its limit of unfinished runs gets RESOURCE_EXHAUSTED.
     """
     run_id = ids.new_id(ids.RUN)
     if new.request_id:
@@ -50,6 +52,7 @@ async def create_run(session: AsyncSession, caller: Caller, new: NewRun) -> tupl
         if claimed.scalar_one_or_none() is None:
             return await _existing_for_request(session, caller, new), False
 
+    await check_run_quota(session, caller.tenant_id, caller.limits)
     workspace_id = new.workspace_id
     if workspace_id is None:
         workspace_id = ids.new_id(ids.WORKSPACE)

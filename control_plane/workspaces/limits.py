@@ -1,4 +1,5 @@
-"""Size limits of workspaces, checked on every write, upload, archive and sync."""
+"""Limits of workspaces: sizes, checked on every write, upload, archive and
+sync, and how long an upload may stall."""
 
 from __future__ import annotations
 
@@ -20,3 +21,6 @@ class WorkspaceLimits:
     # An archive may hold directories and files; beyond this it is refused
     # before anything is extracted.
     max_archive_entries: int = 200_000
+    # An upload that sends nothing for this long is abandoned and its staged
+    # data removed (a client may vanish without its cancellation arriving).
+    upload_idle_timeout: float = 60.0

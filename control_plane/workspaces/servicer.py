@@ -10,6 +10,7 @@ to be refused at the end; the transaction checks again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 
@@ -154,13 +155,31 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
             version=result.version,
         )
 
+    async def _next_part(
+        self, messages: AsyncIterator[workspaces_pb2.UploadFileRequest]
+    ) -> workspaces_pb2.UploadFileRequest | None:
+        """The upload's next message (None at its end), within the idle timeout."""
+        idle = self._limits.upload_idle_timeout
+        try:
+            async with asyncio.timeout(idle):
+                return await anext(messages)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            raise ServiceError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "UPLOAD_STALLED",
+                f"the upload sent nothing for {idle:g} s and was abandoned",
+            ) from None
+
     async def UploadFile(
         self,
         request_iterator: AsyncIterator[workspaces_pb2.UploadFileRequest],
         context: grpc.aio.ServicerContext,
     ) -> workspaces_pb2.UploadFileResponse:
         caller = current_caller()
-        first = await anext(aiter(request_iterator), None)
+        messages = aiter(request_iterator)
+        first = await self._next_part(messages)
         if first is None or first.WhichOneof("part") != "header":
             raise invalid_argument("header", "the first message must carry the upload header")
         header = first.header
@@ -175,7 +194,7 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
         await self._precheck(caller, workspace_id, expected, retry=bool(header.request_id))
 
         async def chunks() -> AsyncIterator[bytes]:
-            async for message in request_iterator:
+            while (message := await self._next_part(messages)) is not None:
                 if message.WhichOneof("part") != "chunk":
                     raise invalid_argument("header", "only the first message may carry the header")
                 yield message.chunk

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 import pytest_asyncio
 
@@ -23,6 +22,7 @@ from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
 from common.cli.stack import Stack, StackOptions
 from common.settings import Settings
 from tests.conftest import create_database, drop_database
+from tests.keys import internal_channel
 
 WAIT_S = 60.0
 
@@ -198,7 +198,7 @@ async def wait_for_ready_executors(stack: Stack, count: int) -> None:
     from ccplane.v1 import executor_manager_pb2, executor_manager_pb2_grpc
 
     assert stack.manager is not None
-    async with grpc.aio.insecure_channel(stack.manager.address) as channel:
+    async with internal_channel(stack.manager.address) as channel:
         stub = executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel)
         async with asyncio.timeout(WAIT_S):
             while True:
@@ -211,7 +211,7 @@ async def wait_for_ready_executors(stack: Stack, count: int) -> None:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def runs(stack: Stack) -> AsyncIterator[runs_pb2_grpc.RunServiceStub]:
-    async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+    async with stack.channel() as channel:
         yield runs_pb2_grpc.RunServiceStub(channel)
 
 

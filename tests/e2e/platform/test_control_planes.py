@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ccplane.v1 import common_pb2, human_loop_pb2, human_loop_pb2_grpc, runs_pb2, runs_pb2_grpc
 from common.cli.stack import Stack
+from common.credentials import authorized_channel
 from common.settings import Settings
 from control_plane.app import ControlPlane
 from tests.e2e.platform.conftest import follow, of_type
@@ -82,7 +83,7 @@ async def test_a_subscriber_on_another_control_plane_follows_live(
     other = ControlPlane(Settings(), platform_db_url)
     await other.start(port=0)
     try:
-        async with grpc.aio.insecure_channel(other.address) as channel:
+        async with authorized_channel(other.address, stack.admin_key) as channel:
             remote = runs_pb2_grpc.RunServiceStub(channel)
             run = (
                 await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="[scenario:slow] across processes"))
@@ -100,7 +101,7 @@ async def test_control_plane_killed_mid_run_and_restarted(stack: Stack, platform
     assert stack.manager is not None
     first = ControlPlaneProcess(platform_db_url, stack.manager.address)
     await first.start()
-    async with grpc.aio.insecure_channel(first.address) as channel:
+    async with authorized_channel(first.address, stack.admin_key) as channel:
         runs = runs_pb2_grpc.RunServiceStub(channel)
         run = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="[scenario:slow] survive a crash"))).run
         before = await follow(runs, run.id, until=of_type("command.started"))
@@ -109,7 +110,7 @@ async def test_control_plane_killed_mid_run_and_restarted(stack: Stack, platform
     second = ControlPlaneProcess(platform_db_url, stack.manager.address)
     await second.start()
     try:
-        async with grpc.aio.insecure_channel(second.address) as channel:
+        async with authorized_channel(second.address, stack.admin_key) as channel:
             runs = runs_pb2_grpc.RunServiceStub(channel)
             events = await follow(runs, run.id)
     finally:
@@ -127,7 +128,7 @@ async def test_pending_request_survives_a_control_plane_restart(stack: Stack, pl
     first = ControlPlaneProcess(platform_db_url, stack.manager.address)
     await first.start()
     untrusted = runs_pb2.RunSettings(approval_mode=runs_pb2.APPROVAL_MODE_UNTRUSTED)
-    async with grpc.aio.insecure_channel(first.address) as channel:
+    async with authorized_channel(first.address, stack.admin_key) as channel:
         runs = runs_pb2_grpc.RunServiceStub(channel)
         run = (
             await runs.CreateRun(
@@ -140,7 +141,7 @@ async def test_pending_request_survives_a_control_plane_restart(stack: Stack, pl
     second = ControlPlaneProcess(platform_db_url, stack.manager.address)
     await second.start()
     try:
-        async with grpc.aio.insecure_channel(second.address) as channel:
+        async with authorized_channel(second.address, stack.admin_key) as channel:
             human_loop = human_loop_pb2_grpc.HumanLoopServiceStub(channel)
             reply = await human_loop.Reply(
                 human_loop_pb2.ReplyRequest(

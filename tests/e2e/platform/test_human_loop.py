@@ -30,7 +30,7 @@ DECLINE = human_loop_pb2.ApprovalAnswer(decision=human_loop_pb2.APPROVAL_DECISIO
 
 @pytest.fixture
 async def human_loop(stack: Stack) -> human_loop_pb2_grpc.HumanLoopServiceStub:
-    channel = grpc.aio.insecure_channel(stack.grpc_address)
+    channel = stack.channel()
     return human_loop_pb2_grpc.HumanLoopServiceStub(channel)
 
 
@@ -206,7 +206,7 @@ async def test_timeout_expires_and_the_run_goes_on(
     ).run
     asked = await follow(runs, run.id, until=of_type("human_loop.requested"))
     question_id = asked[-1].human_loop_requested.question_id
-    reconcile = reconcile_pb2_grpc.ReconcileServiceStub(grpc.aio.insecure_channel(stack.grpc_address))
+    reconcile = reconcile_pb2_grpc.ReconcileServiceStub(stack.channel())
     async with asyncio.timeout(20):
         while True:
             expired = await reconcile.ExpireHumanLoopRequests(reconcile_pb2.ExpireHumanLoopRequestsRequest())

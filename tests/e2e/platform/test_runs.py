@@ -14,6 +14,7 @@ from common.cli.stack import Stack
 from common.db import models
 from common.db.engine import Database
 from tests.e2e.platform.conftest import WAIT_S, follow, of_type, status_event, workspace_dir
+from tests.keys import internal_channel
 
 
 async def create(runs: runs_pb2_grpc.RunServiceStub, prompt: str, **fields: object) -> runs_pb2.Run:
@@ -104,7 +105,7 @@ async def test_trace_reaches_the_executor(stack: Stack, runs: runs_pb2_grpc.RunS
     ).run
     await follow(runs, run.id, until=of_type("human_loop.requested"))
     live = (await runs.GetRun(runs_pb2.GetRunRequest(run_id=run.id))).run
-    async with grpc.aio.insecure_channel(await executor_address(stack, live.executor_id)) as channel:
+    async with internal_channel(await executor_address(stack, live.executor_id)) as channel:
         status = await executor_pb2_grpc.ExecutorServiceStub(channel).GetStatus(
             executor_pb2.GetStatusRequest()
         )
@@ -118,7 +119,7 @@ async def executor_address(stack: Stack, executor_id: str) -> str:
     from ccplane.v1 import executor_manager_pb2, executor_manager_pb2_grpc
 
     assert stack.manager is not None
-    async with grpc.aio.insecure_channel(stack.manager.address) as channel:
+    async with internal_channel(stack.manager.address) as channel:
         listed = await executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel).ListExecutors(
             executor_manager_pb2.ListExecutorsRequest()
         )
@@ -228,7 +229,7 @@ async def test_resume_a_thread_on_another_executor(stack: Stack, runs: runs_pb2_
     await follow(runs, first.id)
     first = (await runs.GetRun(runs_pb2.GetRunRequest(run_id=first.id))).run
     assert stack.manager is not None
-    async with grpc.aio.insecure_channel(stack.manager.address) as channel:
+    async with internal_channel(stack.manager.address) as channel:
         await executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel).DrainExecutor(
             executor_manager_pb2.DrainExecutorRequest(executor_id=first.executor_id)
         )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import shutil
 
-import grpc
-
 from ccplane.v1 import common_pb2, runs_pb2, runs_pb2_grpc, workspaces_pb2, workspaces_pb2_grpc
 from common.cli.stack import Stack
 from tests.e2e.platform.conftest import follow
@@ -15,7 +13,7 @@ from tests.e2e.platform.conftest import follow
 async def test_a_run_sees_what_the_previous_run_wrote(
     stack: Stack, runs: runs_pb2_grpc.RunServiceStub
 ) -> None:
-    async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+    async with stack.channel() as channel:
         workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(channel)
         workspace = (
             await workspaces.CreateWorkspace(workspaces_pb2.CreateWorkspaceRequest(name="e2e"))

@@ -18,6 +18,7 @@ from common.scripted_model import ScriptedModelServer
 from executor.app import Executor
 from executor.providers.codex import ModelConfig, SessionLimits
 from executor.sessions import HostConfig
+from tests.keys import internal_channel
 
 WAIT_S = 20.0
 SCENARIO: dict[str, Any] = {
@@ -58,7 +59,7 @@ class Harness:
             },
         )
         await self.executor.start()
-        self.channel = grpc.aio.insecure_channel(self.executor.address)
+        self.channel = internal_channel(self.executor.address)
         self.stub = executor_pb2_grpc.ExecutorServiceStub(self.channel)
 
     async def stop(self) -> None:

@@ -28,6 +28,7 @@ from executor_manager.app import ExecutorManager
 from executor_manager.backends.local import LocalBackend
 from executor_manager.config import ManagerConfig
 from executor_manager.records import ExecutorRecord, ExecutorState
+from tests.keys import internal_channel
 
 REPO = Path(__file__).resolve().parents[3]
 # The real executor process, as the pool starts it in production.
@@ -81,7 +82,7 @@ async def manager(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
 async def stub(
     manager: ExecutorManager,
 ) -> AsyncIterator[executor_manager_pb2_grpc.ExecutorManagerServiceStub]:
-    async with grpc.aio.insecure_channel(manager.address) as channel:
+    async with internal_channel(manager.address) as channel:
         yield executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel)
 
 

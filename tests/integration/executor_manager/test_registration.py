@@ -8,7 +8,6 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import grpc
 import pytest_asyncio
 from sqlalchemy import delete, update
 
@@ -27,6 +26,7 @@ from tests.integration.executor_manager.conftest import (
     until,
     wait_state,
 )
+from tests.keys import internal_channel
 
 
 @pytest_asyncio.fixture
@@ -107,7 +107,7 @@ async def test_drain_executor_reaches_the_executor_directly(
         assert record.state == ExecutorState.DRAINING
         # Drained before any heartbeat could carry it.
         assert executor.host.draining
-        async with grpc.aio.insecure_channel(executor.address) as channel:
+        async with internal_channel(executor.address) as channel:
             status = await executor_pb2_grpc.ExecutorServiceStub(channel).GetStatus(
                 executor_pb2.GetStatusRequest()
             )

@@ -35,7 +35,17 @@ async def gateway(control_plane: ControlPlane) -> AsyncIterator[Gateway]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+async def client(gateway: Gateway, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that sends the default tenant's admin key."""
+    async with httpx.AsyncClient(
+        base_url=gateway.url, timeout=20.0, headers={"authorization": f"Bearer {admin_key}"}
+    ) as http:
+        yield http
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def anonymous(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client without credentials."""
     async with httpx.AsyncClient(base_url=gateway.url, timeout=20.0) as http:
         yield http
 

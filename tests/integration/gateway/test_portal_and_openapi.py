@@ -19,14 +19,18 @@ async def test_openapi_document_is_served(client: httpx.AsyncClient, gateway: Ga
     assert document == build_openapi(gateway.contract)  # validated in tests/unit/gateway
 
 
-async def test_portal_is_served_with_spa_fallback(control_plane: ControlPlane, tmp_path: Path) -> None:
+async def test_portal_is_served_with_spa_fallback(
+    control_plane: ControlPlane, tmp_path: Path, admin_key: str
+) -> None:
     (tmp_path / "index.html").write_text("<!doctype html><title>ccplane</title>")
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "app.js").write_text("console.log('ccplane')")
     gateway = Gateway(control_plane.address, portal_dir=tmp_path)
     await gateway.start()
     try:
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as http:
+        async with httpx.AsyncClient(
+            base_url=gateway.url, timeout=10.0, headers={"authorization": f"Bearer {admin_key}"}
+        ) as http:
             index = await http.get("/")
             assert index.status_code == 200 and "<title>ccplane</title>" in index.text
             asset = await http.get("/assets/app.js")

@@ -4,14 +4,16 @@ A bounded, deterministic run (a fixed number of examples per operation,
 derandomized): no 5xx, every status documented, every JSON response valid
 against its schema, every content type as documented. Operations taking a
 run id run twice: with generated ids (malformed or unknown) and with a real
-run's id, so the success paths are fuzzed too. Left out: the reconcile
-mutations (they would settle other tests' runs) and WorkspaceService
-(UNIMPLEMENTED for now, so 501 by design).
+run's id, so the success paths are fuzzed too. Calls carry the default
+tenant's admin key; the test also checks that successes were among the
+answers, so a refusal of every call could not pass. Left out: the reconcile
+mutations (they would settle other tests' runs).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -42,6 +44,15 @@ GENERATED_IDS = [
     "HumanLoopService_Reply",
     "HumanLoopService_Reply_2",
     "ReconcileService_GetMetrics",
+    "WorkspaceService_CreateWorkspace",
+    "WorkspaceService_GetWorkspace",
+    "WorkspaceService_ListWorkspaces",
+    "WorkspaceService_ListFiles",
+    "WorkspaceService_ReadFile",
+    "WorkspaceService_WriteFile",
+    "WorkspaceService_RenameFile",
+    "WorkspaceService_DeleteFile",
+    "WorkspaceService_ListAuditEvents",
 ]
 # Operation -> which real run its run_id is ("finished": a canceled run, so streams end).
 REAL_RUN_IDS = {
@@ -56,8 +67,11 @@ EXAMPLES_PER_OPERATION = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _fuzz(document: dict[str, Any], base_url: str, runs: dict[str, str]) -> list[str]:
+def _fuzz(
+    document: dict[str, Any], base_url: str, runs: dict[str, str], key: str, statuses: Counter[int]
+) -> list[str]:
     schema = schemathesis.openapi.from_dict(document)
+    headers = {"authorization": f"Bearer {key}"}
     plan: list[tuple[str, dict[str, str]]] = [(op, {}) for op in GENERATED_IDS]
     plan += [(op, {"run_id": runs[which]}) for op, which in REAL_RUN_IDS.items()]
     failures: list[str] = []
@@ -74,7 +88,8 @@ def _fuzz(document: dict[str, Any], base_url: str, runs: dict[str, str]) -> list
         )
         @given(case=operation.as_strategy(path_parameters=path_parameters or None))
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=20)
+            response = case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=20, headers=headers)
+            statuses[response.status_code] += 1
 
         try:
             check()
@@ -84,10 +99,13 @@ def _fuzz(document: dict[str, Any], base_url: str, runs: dict[str, str]) -> list
 
 
 async def test_schemathesis_finds_no_server_errors_or_schema_violations(
-    gateway: Gateway, client: httpx.AsyncClient, create_run: CreateRun, finished_run: str
+    gateway: Gateway, client: httpx.AsyncClient, create_run: CreateRun, finished_run: str, admin_key: str
 ) -> None:
     document = (await client.get("/api/openapi.json")).json()
     runs = {"finished": finished_run, "queued": await create_run()}
+    statuses: Counter[int] = Counter()
     # schemathesis calls synchronously: the gateway keeps serving on this loop meanwhile.
-    failures = await asyncio.to_thread(_fuzz, document, gateway.url, runs)
+    failures = await asyncio.to_thread(_fuzz, document, gateway.url, runs, admin_key, statuses)
     assert failures == [], "\n\n".join(failures)
+    assert statuses[200] >= 50 and statuses[400] > 0, f"successes and refusals both fuzzed: {statuses}"
+    assert statuses[401] == 0, "every call was authenticated"

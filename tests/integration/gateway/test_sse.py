@@ -117,13 +117,15 @@ async def test_idle_stream_sends_keepalives_and_a_gone_client_cancels_upstream(
 
 
 async def test_stopping_the_gateway_ends_open_streams(
-    control_plane: ControlPlane, create_run: CreateRun
+    control_plane: ControlPlane, create_run: CreateRun, admin_key: str
 ) -> None:
     run_id = await create_run()  # queued: its stream would stay open for ever
     gateway = Gateway(control_plane.address)
     await gateway.start()
     async with (
-        httpx.AsyncClient(base_url=gateway.url, timeout=TIMEOUT) as http,
+        httpx.AsyncClient(
+            base_url=gateway.url, timeout=TIMEOUT, headers={"authorization": f"Bearer {admin_key}"}
+        ) as http,
         asyncio.timeout(TIMEOUT),
         http.stream("GET", f"/api/runs/{run_id}/events") as response,
     ):

@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 
 from ccplane.v1 import human_loop_pb2, human_loop_pb2_grpc
 from common import ids
+from common.credentials import authorized_channel
 from common.db.engine import Database
 from common.grpc_server import GrpcServer, ServiceRegistration
 from control_plane.auth import DEFAULT_TENANT
@@ -30,6 +31,7 @@ from tests.integration.human_loop.conftest import (
     question,
     user_input,
 )
+from tests.keys import auth_interceptor, create_key
 
 Stub = human_loop_pb2_grpc.HumanLoopServiceStub
 PENDING = human_loop_pb2.HUMAN_LOOP_STATUS_PENDING
@@ -47,10 +49,11 @@ async def stub(database: Database) -> AsyncIterator[Stub]:
             )
         ],
         port=0,
+        interceptors=[auth_interceptor(database)],
     )
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(server.address) as channel:
+        async with authorized_channel(server.address, await create_key(database)) as channel:
             yield Stub(channel)
     finally:
         await server.stop(grace=0)

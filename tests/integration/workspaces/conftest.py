@@ -17,12 +17,14 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from ccplane.v1 import workspaces_pb2, workspaces_pb2_grpc
+from common.credentials import authorized_channel
 from common.db.engine import Database
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.objectstore import LocalObjectStore, ObjectStore, open_store
 from control_plane.workspaces.limits import WorkspaceLimits
 from control_plane.workspaces.servicer import WorkspaceServicer
 from tests.integration.objectstore.moto_server import new_s3_store, s3_endpoint
+from tests.keys import auth_interceptor, create_key
 
 __all__ = ["s3_endpoint"]
 
@@ -32,6 +34,7 @@ TIGHT = WorkspaceLimits(
     max_workspace_bytes=160 * KiB,
     max_files=8,
     max_read_bytes=16 * KiB,
+    upload_idle_timeout=1.0,
     max_archive_entries=20,
 )
 # Every wait in these tests fails loudly after this long.
@@ -51,11 +54,12 @@ async def serve_workspaces(
             )
         ],
         port=0,
+        interceptors=[auth_interceptor(database)],
         service_name="ccplane-workspaces-test",
     )
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(server.address) as channel:
+        async with authorized_channel(server.address, await create_key(database)) as channel:
             yield workspaces_pb2_grpc.WorkspaceServiceStub(channel)
     finally:
         await server.stop(grace=1)

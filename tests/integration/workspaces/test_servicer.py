@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -443,17 +444,21 @@ async def test_upload_framing_errors(workspaces: Stub) -> None:
     ).workspace.current_version == 0
 
 
-async def test_interrupted_upload_leaves_no_version(workspaces: Stub, objects: ObjectStore) -> None:
+async def test_interrupted_upload_leaves_no_version(tight_workspaces: Stub, objects: ObjectStore) -> None:
+    """A client that cancels mid-upload leaves no version and no staged data.
+
+    The server learns of it from the cancellation or, when that does not
+    arrive (grpc.aio does not always deliver a client's cancel to a handler
+    blocked reading the request stream), from the upload's idle timeout."""
+    workspaces = tight_workspaces
     ws = (await new_workspace(workspaces)).id
     assert isinstance(objects, LocalObjectStore)
     sent_some = asyncio.Event()
 
     async def stalls() -> AsyncIterator[pb.UploadFileRequest]:
-        yield pb.UploadFileRequest(
-            header=pb.UploadFileHeader(workspace_id=ws, path="big.bin", size=50_000_000)
-        )
+        yield pb.UploadFileRequest(header=pb.UploadFileHeader(workspace_id=ws, path="big.bin", size=60_000))
         for _ in range(5):
-            yield pb.UploadFileRequest(chunk=b"z" * 1_000_000)
+            yield pb.UploadFileRequest(chunk=b"z" * 10_000)
         sent_some.set()
         await asyncio.Event().wait()
 
@@ -477,6 +482,24 @@ async def test_interrupted_upload_leaves_no_version(workspaces: Stub, objects: O
     assert workspace.current_version == 0
     audit = (await workspaces.ListAuditEvents(pb.ListAuditEventsRequest(workspace_id=ws))).events
     assert [e.action for e in audit] == [pb.AUDIT_ACTION_CREATE], "nothing but the creation"
+
+
+async def test_a_stalled_upload_is_abandoned(tight_workspaces: Stub, objects: ObjectStore) -> None:
+    ws = (await new_workspace(tight_workspaces)).id
+    assert isinstance(objects, LocalObjectStore)
+
+    async def stalls() -> AsyncIterator[pb.UploadFileRequest]:
+        yield pb.UploadFileRequest(header=pb.UploadFileHeader(workspace_id=ws, path="slow.bin"))
+        yield pb.UploadFileRequest(chunk=b"z" * 1000)
+        await asyncio.Event().wait()
+
+    started = time.monotonic()
+    err = await refused(tight_workspaces.UploadFile(stalls(), timeout=30), grpc.StatusCode.DEADLINE_EXCEEDED)
+    assert error_info(err).reason == "UPLOAD_STALLED"
+    assert time.monotonic() - started < 10, "abandoned after the idle timeout, not the call's deadline"
+    workspace = (await tight_workspaces.GetWorkspace(pb.GetWorkspaceRequest(workspace_id=ws))).workspace
+    assert workspace.current_version == 0
+    assert [i async for i in objects.list("uploads/")] == []
 
 
 async def test_size_limits_are_resource_exhausted(tight_workspaces: Stub) -> None:

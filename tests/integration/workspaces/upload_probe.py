@@ -19,17 +19,18 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import psutil
 
 from ccplane.v1 import workspaces_pb2 as pb
 from ccplane.v1 import workspaces_pb2_grpc
+from common.credentials import authorized_channel
 from common.db.engine import Database
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.objectstore import LocalObjectStore
 from common.objectstore.layout import blob_key
 from control_plane.workspaces.limits import GiB, MiB, WorkspaceLimits
 from control_plane.workspaces.servicer import WorkspaceServicer
+from tests.keys import auth_interceptor, create_key
 
 CHUNK = 1 * MiB
 
@@ -69,10 +70,11 @@ async def main(db_url: str, directory: Path, size: int) -> dict[str, float]:
             )
         ],
         port=0,
+        interceptors=[auth_interceptor(db)],
     )
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(server.address) as channel:
+        async with authorized_channel(server.address, await create_key(db)) as channel:
             stub = workspaces_pb2_grpc.WorkspaceServiceStub(channel)
             ws = (await stub.CreateWorkspace(pb.CreateWorkspaceRequest(name="large"))).workspace.id
             # Warm the call path with a small upload so one-time allocations

@@ -80,6 +80,13 @@ def test_openapi_paths_parameters_and_bodies(document: dict[str, Any], contract:
         error = op["responses"]["default"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/google.rpc.Status"}
 
+    assert document["security"] == [{"apiKey": []}], "every operation needs an API key"
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+
 
 def test_openapi_schemas_are_proto3_json(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
