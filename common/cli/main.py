@@ -64,6 +64,8 @@ def _up(args: argparse.Namespace) -> int:
         lines = [
             f"ccplane is up: REST gateway {stack.gateway.url}, control plane {stack.grpc_address} (gRPC), "
             f"executor-manager {stack.manager.address}, data in {settings.resolved_data_dir()}",
+            f"API key of the default tenant's admin: {settings.resolved_data_dir() / 'admin.key'} "
+            "(ccplane commands send it; HTTP and gRPC clients send `authorization: Bearer <key>`)",
         ]
         if stack.model is not None:
             lines.append(
