@@ -178,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as exc:
         code = exc.code()
         print(f"error: {code.name}: {exc.details()}", file=sys.stderr)
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            print(
+                "hint: set CCPLANE_API_KEY (`ccplane api-keys create --tenant T` makes one), "
+                "or CCPLANE_DATA_DIR to the installation whose admin.key to send",
+                file=sys.stderr,
+            )
         return 1
     except KeyboardInterrupt:
         return 130

@@ -40,4 +40,4 @@ async def test_runs_create_follow_uses_the_local_admin_key(stack: Stack) -> None
 async def test_a_bad_key_is_refused_plainly(stack: Stack) -> None:
     code, out, err = await ccplane(stack, "runs", "list", key="ccp_" + "n" * 43)
     assert code != 0 and out == ""
-    assert "UNAUTHENTICATED" in err and "Traceback" not in err
+    assert "UNAUTHENTICATED" in err and "CCPLANE_API_KEY" in err and "Traceback" not in err
