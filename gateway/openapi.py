@@ -29,6 +29,7 @@ from gateway.transcode import (
     message_of,
     resolve_path,
 )
+from gateway.upload import UPLOAD_PATH
 
 STATUS = "google.rpc.Status"
 JsonObject = dict[str, Any]
@@ -87,6 +88,7 @@ def build_openapi(contract: Contract, *, title: str = "ccplane API", version: st
     for binding in contract.bindings:
         path = paths.setdefault(binding.template.openapi_path, {})
         path[binding.http_method.lower()] = builder.operation(binding)
+    paths[UPLOAD_PATH] = {"post": builder.upload_operation()}
     builder.schema_ref(contract.pool.FindMessageTypeByName(STATUS))
     return {
         "openapi": "3.1.0",
@@ -193,6 +195,64 @@ class _Builder:
             },
         }
         return op
+
+    def upload_operation(self) -> JsonObject:
+        """The gateway's own upload route (Envoy has no client streaming):
+        a raw or multipart body streamed into ``UploadFile``."""
+
+        def query(name: str, description: str, schema: JsonObject, required: bool = False) -> JsonObject:
+            return {
+                "name": name,
+                "in": "query",
+                "required": required,
+                "description": description,
+                "schema": schema,
+            }
+
+        integer: JsonObject = {"type": "integer", "minimum": 0}
+        response = self.contract.pool.FindMessageTypeByName("ccplane.v1.UploadFileResponse")
+        return {
+            "operationId": "WorkspaceService_UploadFile",
+            "tags": ["WorkspaceService"],
+            "summary": "Upload one file into a workspace as a new version.",
+            "description": (
+                "The body (raw bytes, or multipart/form-data with a `file` part) is streamed into the "
+                "client-streaming UploadFile RPC, so its size is bounded by the workspace limits only."
+            ),
+            "parameters": [
+                {"name": "workspace_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                query(
+                    "path", "where the file goes, relative to the workspace root", {"type": "string"}, True
+                ),
+                query("expectedVersion", "refuse (409) unless the workspace is at this version", integer),
+                query("mode", "file mode bits (default 0644)", {**integer, "maximum": 2**32 - 1}),
+                query("size", "the announced size; a different arrival is refused", integer),
+                query("requestId", "makes retries idempotent", {"type": "string"}),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                            "required": ["file"],
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The new version and the file.",
+                    "content": {"application/json": {"schema": self.schema_ref(response)}},
+                },
+                "default": {
+                    "description": "An error: the gRPC status as google.rpc.Status JSON.",
+                    "content": {"application/json": {"schema": self.schema_ref(self._status())}},
+                },
+            },
+        }
 
     def _status(self) -> Descriptor:
         return self.contract.pool.FindMessageTypeByName(STATUS)

@@ -30,6 +30,8 @@ from gateway.transcoder import forwarded_metadata
 
 UPLOAD_PATH = "/api/workspaces/{workspace_id}/files:upload"
 CHUNK_BYTES = 1024 * 1024
+_INT64_MAX = 2**63 - 1
+_UINT32_MAX = 2**32 - 1
 JSON = "application/json"
 
 
@@ -42,20 +44,23 @@ def _field(source: Any, *names: str) -> str:
 
 
 def _header(params: Any, workspace_id: str) -> workspaces_pb2.UploadFileHeader:
-    def number(*names: str) -> int:
+    def number(*names: str, maximum: int = _INT64_MAX) -> int:
         raw = _field(params, *names)
         if not raw:
             return 0
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise RequestError(names[0], f"must be an integer, got {raw!r}") from None
+        if not 0 <= value <= maximum:
+            raise RequestError(names[0], f"must be between 0 and {maximum}, got {value}")
+        return value
 
     return workspaces_pb2.UploadFileHeader(
         workspace_id=workspace_id,
         path=_field(params, "path"),
         expected_version=number("expectedVersion", "expected_version"),
-        mode=number("mode"),
+        mode=number("mode", maximum=_UINT32_MAX),
         size=number("size"),
         request_id=_field(params, "requestId", "request_id"),
     )

@@ -53,6 +53,7 @@ GENERATED_IDS = [
     "WorkspaceService_RenameFile",
     "WorkspaceService_DeleteFile",
     "WorkspaceService_ListAuditEvents",
+    "WorkspaceService_UploadFile",
 ]
 # Operation -> which real run its run_id is ("finished": a canceled run, so streams end).
 REAL_RUN_IDS = {

@@ -70,6 +70,12 @@ async def test_bad_uploads_are_400(client: httpx.AsyncClient) -> None:
     )
     assert not_a_number.status_code == 400
     assert "expectedVersion" in not_a_number.json()["message"]
+    for name, value in (("mode", str(2**32)), ("size", "-1"), ("expectedVersion", str(2**63))):
+        out_of_range = await client.post(
+            f"/api/workspaces/{workspace}/files:upload", params={"path": "a", name: value}, content=b"x"
+        )
+        assert out_of_range.status_code == 400, (name, out_of_range.text)
+        assert name in out_of_range.json()["message"] and "between 0 and" in out_of_range.json()["message"]
     no_file = await client.post(
         f"/api/workspaces/{workspace}/files:upload", data={"path": "a"}, files={"x": ("a", b"")}
     )

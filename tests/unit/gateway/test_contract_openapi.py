@@ -57,7 +57,7 @@ def test_openapi_document_is_valid(document: dict[str, Any]) -> None:
 
 def test_openapi_paths_parameters_and_bodies(document: dict[str, Any], contract: Contract) -> None:
     operations = {op["operationId"]: op for path in document["paths"].values() for op in path.values()}
-    assert len(operations) == len(contract.bindings)
+    assert len(operations) == len(contract.bindings) + 1, "every binding, and the gateway's upload route"
     assert "/api/workspaces/{workspace_id}/files:rename" in document["paths"]
 
     list_runs = operations["RunService_ListRuns"]
@@ -140,3 +140,21 @@ def test_stream_shapes_and_frames(contract: Contract) -> None:
     assert frame(event, run_events, contract.pool) == (
         b'id: 3\nevent: message.delta\ndata: {"runId":"run_a","seq":"3","type":"message.delta"}\n\n'
     )
+
+
+def test_openapi_describes_the_gateways_upload_route(document: dict[str, Any]) -> None:
+    upload = document["paths"]["/api/workspaces/{workspace_id}/files:upload"]["post"]
+    assert upload["operationId"] == "WorkspaceService_UploadFile"
+    params = {(p["name"], p["in"]): p["required"] for p in upload["parameters"]}
+    assert params == {
+        ("workspace_id", "path"): True,
+        ("path", "query"): True,
+        ("expectedVersion", "query"): False,
+        ("mode", "query"): False,
+        ("size", "query"): False,
+        ("requestId", "query"): False,
+    }
+    assert set(upload["requestBody"]["content"]) == {"application/octet-stream", "multipart/form-data"}
+    ok = upload["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/ccplane.v1.UploadFileResponse"}
+    assert "ccplane.v1.UploadFileResponse" in document["components"]["schemas"]
