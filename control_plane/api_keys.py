@@ -221,14 +221,15 @@ async def set_tenant_limits(
     is; :data:`DEFAULT_LIMIT` returns it to the default; 0 lifts it."""
     await ensure_tenant(session, tenant)
     values: dict[str, int | float | None] = {}
-    if max_unfinished_runs is not None:
-        if max_unfinished_runs < 0 and max_unfinished_runs != DEFAULT_LIMIT:
-            raise invalid_argument("max_unfinished_runs", "must be 0 (no limit) or more")
-        values["max_unfinished_runs"] = None if max_unfinished_runs == DEFAULT_LIMIT else max_unfinished_runs
-    if requests_per_second is not None:
-        if requests_per_second < 0 and requests_per_second != DEFAULT_LIMIT:
-            raise invalid_argument("requests_per_second", "must be 0 (no limit) or more")
-        values["requests_per_second"] = None if requests_per_second == DEFAULT_LIMIT else requests_per_second
+    for column, value in (
+        ("max_unfinished_runs", max_unfinished_runs),
+        ("requests_per_second", requests_per_second),
+    ):
+        if value is None:
+            continue
+        if value < 0 and value != DEFAULT_LIMIT:
+            raise invalid_argument(column, "must be 0 (no limit) or more")
+        values[column] = None if value == DEFAULT_LIMIT else value
     if values:
         await session.execute(update(models.Tenant).where(models.Tenant.id == tenant).values(**values))
 

@@ -94,6 +94,8 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
+        if not secret.startswith(api_keys.KEY_PREFIX):
+            return None  # not shaped like a key: no database round trip
         try:
             async with self._db.session() as session, session.begin():
                 key = await api_keys.authenticate(session, secret, touch=True)

@@ -28,20 +28,12 @@ from control_plane import api_keys
 from control_plane.app import ControlPlane
 from tests.conftest import RunFactory
 from tests.integration.human_loop.conftest import approval, ask
+from tests.integration.workspaces.conftest import refused
 from tests.keys import INTERNAL_TOKEN, create_key, set_limits
 from tests.stack_fixtures import ChannelFactory
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
-
-
-async def fails(call: Awaitable[object], code: grpc.StatusCode) -> grpc.aio.AioRpcError:
-    try:
-        await call
-    except grpc.aio.AioRpcError as err:
-        assert err.code() == code, f"{err.code()} {err.details()}"
-        return err
-    raise AssertionError(f"expected {code.name}, the call succeeded")
 
 
 def details(err: grpc.aio.AioRpcError) -> dict[str, object]:
@@ -98,7 +90,7 @@ def _one_call_per_service(channel: grpc.aio.Channel) -> list[Awaitable[object]]:
 async def test_every_service_refuses_calls_without_a_key(control_plane: ControlPlane) -> None:
     async with grpc.aio.insecure_channel(control_plane.address) as channel:
         for call in _one_call_per_service(channel):
-            err = await fails(call, UNAUTHENTICATED)
+            err = await refused(call, UNAUTHENTICATED)
             assert reason(err) == "MISSING_CREDENTIALS"
             assert "authorization: Bearer" in (err.details() or "")
 
@@ -113,7 +105,7 @@ async def test_unknown_keys_and_the_internal_token_are_refused(
 ) -> None:
     async with authorized_channel(control_plane.address, secret) as channel:
         for call in _one_call_per_service(channel):
-            assert reason(await fails(call, UNAUTHENTICATED)) == "INVALID_API_KEY"
+            assert reason(await refused(call, UNAUTHENTICATED)) == "INVALID_API_KEY"
 
 
 async def test_a_revoked_key_stops_working(control_plane: ControlPlane, database: Database) -> None:
@@ -125,7 +117,7 @@ async def test_a_revoked_key_stops_working(control_plane: ControlPlane, database
             key = (await api_keys.list_keys(session, "revoking"))[0]
             assert key.last_used_at is not None, "a key's use is recorded"
             await api_keys.revoke(session, key.key_id)
-        assert reason(await fails(runs.ListRuns(runs_pb2.ListRunsRequest()), UNAUTHENTICATED)) == (
+        assert reason(await refused(runs.ListRuns(runs_pb2.ListRunsRequest()), UNAUTHENTICATED)) == (
             "INVALID_API_KEY"
         )
 
@@ -171,10 +163,10 @@ async def test_another_tenants_resources_are_not_found(
         first_event(runs.StreamTodoEvents(runs_pb2.StreamTodoEventsRequest(run_id=run.id))),
         runs.CreateRun(runs_pb2.CreateRunRequest(prompt="borrow it", workspace_id=workspace.id)),
     ):
-        assert reason(await fails(call, NOT_FOUND)).endswith("_NOT_FOUND")
+        assert reason(await refused(call, NOT_FOUND)).endswith("_NOT_FOUND")
     connect = runs.Connect()
     await connect.write(runs_pb2.ConnectRequest(subscribe=runs_pb2.ConnectSubscribe(run_id=run.id)))
-    await fails(first_event(connect), NOT_FOUND)
+    await refused(first_event(connect), NOT_FOUND)
     assert run.id not in [r.id for r in (await runs.ListRuns(runs_pb2.ListRunsRequest(page_size=500))).runs]
 
     human_loop = human_loop_pb2_grpc.HumanLoopServiceStub(intruder)
@@ -182,7 +174,7 @@ async def test_another_tenants_resources_are_not_found(
         human_loop.GetRequest(human_loop_pb2.GetRequestRequest(question_id=question_id)),
         human_loop.Reply(approval(waiting, question_id)),
     ):
-        await fails(call, NOT_FOUND)
+        await refused(call, NOT_FOUND)
     pending = await human_loop.ListPendingRequests(human_loop_pb2.ListPendingRequestsRequest(page_size=500))
     assert question_id not in [r.question_id for r in pending.requests]
 
@@ -194,7 +186,7 @@ async def test_another_tenants_resources_are_not_found(
         workspaces.DeleteFile(workspaces_pb2.DeleteFileRequest(workspace_id=workspace.id, path="secret.txt")),
         workspaces.ListAuditEvents(workspaces_pb2.ListAuditEventsRequest(workspace_id=workspace.id)),
     ):
-        assert reason(await fails(call, NOT_FOUND)) == "WORKSPACE_NOT_FOUND"
+        assert reason(await refused(call, NOT_FOUND)) == "WORKSPACE_NOT_FOUND"
 
     # The owner still sees everything, untouched.
     mine = human_loop_pb2_grpc.HumanLoopServiceStub(owner)
@@ -218,7 +210,7 @@ async def test_reconcile_needs_an_admin_key(tenant_channel: ChannelFactory) -> N
         user.ExpireHumanLoopRequests(reconcile_pb2.ExpireHumanLoopRequestsRequest()),
         user.GetMetrics(reconcile_pb2.GetMetricsRequest()),
     ):
-        assert reason(await fails(call, grpc.StatusCode.PERMISSION_DENIED)) == "ADMIN_REQUIRED"
+        assert reason(await refused(call, grpc.StatusCode.PERMISSION_DENIED)) == "ADMIN_REQUIRED"
     admin = reconcile_pb2_grpc.ReconcileServiceStub(await tenant_channel("reconcile-users", role="admin"))
     await admin.ReconcileRuns(reconcile_pb2.ReconcileRunsRequest(dry_run=True))
     await admin.GetMetrics(reconcile_pb2.GetMetricsRequest())
@@ -235,7 +227,7 @@ async def test_unfinished_runs_are_limited_per_tenant(
     first = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="one", request_id="quota-1"))).run
     await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="two"))
 
-    err = await fails(
+    err = await refused(
         runs.CreateRun(runs_pb2.CreateRunRequest(prompt="three")), grpc.StatusCode.RESOURCE_EXHAUSTED
     )
     found = details(err)
@@ -280,7 +272,7 @@ async def test_a_follow_up_counts_against_the_limit(
     finished = await make_run("succeeded", tenant_id="quota-follow", thread_id="thread-quota")
     runs = runs_pb2_grpc.RunServiceStub(await tenant_channel("quota-follow"))
     busy = (await runs.CreateRun(runs_pb2.CreateRunRequest(prompt="busy"))).run
-    err = await fails(
+    err = await refused(
         runs.SendMessage(runs_pb2.SendMessageRequest(run_id=finished, text="and then?")),
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     )
