@@ -23,6 +23,7 @@ LEASE = "lease"
 API_KEY = "key"
 TENANT = "ten"
 AUDIT = "aud"
+SESSION = "ses"
 
 
 def new_ulid(now_ms: int | None = None) -> str:

@@ -51,6 +51,8 @@ class Settings:
     tenant_rps: float = field(default_factory=lambda: _env_float("CCPLANE_TENANT_RPS", 50.0))
     # How long an API key lookup (and its tenant's limits) is cached.
     auth_cache_ttl: float = field(default_factory=lambda: _env_float("CCPLANE_AUTH_CACHE_TTL", 5.0))
+    # The longest a browser session lasts (seconds); sign-ins ask for no more.
+    session_ttl: float = field(default_factory=lambda: _env_float("CCPLANE_SESSION_TTL", 12 * 3600.0))
     default_provider: str = "codex-app-server"
     default_model: str = field(default_factory=lambda: _env("CCPLANE_MODEL", "gpt-5.5"))
 

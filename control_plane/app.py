@@ -15,6 +15,7 @@ from ccplane.v1 import (
     human_loop_pb2_grpc,
     reconcile_pb2_grpc,
     runs_pb2_grpc,
+    sessions_pb2_grpc,
     workspaces_pb2_grpc,
 )
 from common.credentials import internal_token
@@ -36,6 +37,7 @@ from control_plane.orchestration.instance import Instance
 from control_plane.orchestration.orchestrator import Orchestrator
 from control_plane.reconcile.servicer import ReconcileServicer
 from control_plane.runs.servicer import RunServicer
+from control_plane.sessions.servicer import SessionServicer
 from control_plane.workspaces.servicer import WorkspaceServicer
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ PUBLIC_SERVICES = (
     "ccplane.v1.HumanLoopService",
     "ccplane.v1.WorkspaceService",
     "ccplane.v1.ReconcileService",
+    "ccplane.v1.SessionService",
 )
 # Internal services, served by the executor-manager and the executors on their
 # own ports. The control plane's reflection describes them too, so that one
@@ -119,7 +122,7 @@ class ControlPlane:
             ),
             ServiceRegistration(
                 "ccplane.v1.HumanLoopService",
-                HumanLoopServicer(self.db),
+                HumanLoopServicer(self.db, self.feed),
                 human_loop_pb2_grpc.add_HumanLoopServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -131,6 +134,11 @@ class ControlPlane:
                 "ccplane.v1.ReconcileService",
                 ReconcileServicer(self.db, self.instance, self.sweeper),
                 reconcile_pb2_grpc.add_ReconcileServiceServicer_to_server,
+            ),
+            ServiceRegistration(
+                "ccplane.v1.SessionService",
+                SessionServicer(self.db, self.authenticator, self.settings.session_ttl),
+                sessions_pb2_grpc.add_SessionServiceServicer_to_server,
             ),
         ]
         self.server = GrpcServer(

@@ -2,7 +2,9 @@
 
 Every call to the control plane's public services carries an API key as
 ``authorization: Bearer <key>`` (gRPC metadata, or the HTTP header the
-gateway and Envoy pass on). :class:`AuthInterceptor` authenticates it before
+gateway and Envoy pass on), or a browser session token in its place (the
+gateway sends the token of its session cookie; see
+:mod:`control_plane.sessions`). :class:`AuthInterceptor` authenticates it before
 the handler runs, refuses non-admin keys on admin-only services, applies the
 tenant's request rate, and makes the :class:`Caller` available to the handler
 through :func:`current_caller`. Domain code takes that ``Caller`` as a
@@ -10,7 +12,7 @@ parameter, so tenant isolation is part of every query: another tenant's
 resource is NOT_FOUND, never PERMISSION_DENIED, so its existence does not leak.
 
 Lookups are cached for ``ttl`` seconds (``CCPLANE_AUTH_CACHE_TTL``): a
-revoked key stops working within that time.
+revoked key, and every session of it, stops working within that time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +34,7 @@ from common.grpc_server import CallGuard, bearer_token
 from control_plane import api_keys
 from control_plane.api_keys import DEFAULT_TENANT
 from control_plane.limits import UNLIMITED, RateLimiter, TenantLimits
+from control_plane.sessions import store as sessions
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,9 @@ class Caller:
     key_id: str = ""
     role: str = "user"
     limits: TenantLimits = UNLIMITED
+    # Set when the credential is a browser session rather than the key itself.
+    session_id: str = ""
+    session_expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -94,25 +101,50 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        if not secret.startswith(api_keys.KEY_PREFIX):
-            return None  # not shaped like a key: no database round trip
+        if not secret.startswith((api_keys.KEY_PREFIX, sessions.TOKEN_PREFIX)):
+            return None  # not shaped like a credential: no database round trip
         try:
-            async with self._db.session() as session, session.begin():
-                key = await api_keys.authenticate(session, secret, touch=True)
+            caller = await self._lookup(secret)
         except SQLAlchemyError as exc:
-            log.warning("cannot check an API key", extra={"error": str(exc)})
+            log.warning("cannot check a credential", extra={"error": str(exc)})
             raise unavailable("AUTH_UNAVAILABLE", "credentials cannot be checked right now; retry") from exc
-        caller = None
-        if key is not None:
-            limits = self._defaults.overridden(key.max_unfinished_runs, key.requests_per_second)
-            caller = Caller(tenant_id=key.tenant_id, key_id=key.key_id, role=key.role, limits=limits)
         if len(self._cache) >= _CACHE_ENTRIES:
             self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
             if len(self._cache) >= _CACHE_ENTRIES:
                 self._cache.clear()
-        if self._ttl > 0:
-            self._cache[digest] = (caller, now + self._ttl)
+        ttl = self._ttl
+        if caller is not None and caller.session_expires_at is not None:
+            # A session must not outlive its expiry in the cache.
+            ttl = min(ttl, (caller.session_expires_at - datetime.now(UTC)).total_seconds())
+        if ttl > 0:
+            self._cache[digest] = (caller, now + ttl)
         return caller
+
+    def forget(self, secret: str) -> None:
+        """Drop ``secret`` from the cache (a session that just ended)."""
+        self._cache.pop(hashlib.sha256(secret.encode()).hexdigest(), None)
+
+    async def _lookup(self, secret: str) -> Caller | None:
+        session_id, expires_at = "", None
+        async with self._db.session() as session, session.begin():
+            if sessions.is_session_token(secret):
+                found = await sessions.authenticate(session, secret)
+                key = None if found is None else found.key
+                if found is not None:
+                    session_id, expires_at = found.session_id, found.expires_at
+            else:
+                key = await api_keys.authenticate(session, secret, touch=True)
+        if key is None:
+            return None
+        limits = self._defaults.overridden(key.max_unfinished_runs, key.requests_per_second)
+        return Caller(
+            tenant_id=key.tenant_id,
+            key_id=key.key_id,
+            role=key.role,
+            limits=limits,
+            session_id=session_id,
+            session_expires_at=expires_at,
+        )
 
 
 class AuthInterceptor(CallGuard):
@@ -128,6 +160,8 @@ class AuthInterceptor(CallGuard):
             raise unauthenticated("MISSING_CREDENTIALS", "send an API key as 'authorization: Bearer <key>'")
         caller = await self._authenticator.caller(secret)
         if caller is None:
+            if sessions.is_session_token(secret):
+                raise unauthenticated("SESSION_EXPIRED", "the session has ended; sign in again")
             raise unauthenticated("INVALID_API_KEY", "the API key is unknown or revoked")
         if method.startswith(ADMIN_SERVICES) and not caller.is_admin:
             raise permission_denied(

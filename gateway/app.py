@@ -4,7 +4,10 @@
 ``/healthz`` reports whether the control plane's ``grpc.health.v1`` says
 SERVING; the built portal (``portal/dist``) is served at ``/`` when present,
 with paths that are not files falling back to ``index.html`` (the portal
-routes on the client).
+routes on the client). Hashed assets (``/assets/…``) are cached for a year;
+``index.html`` is revalidated on every load, so a new build is picked up at
+once. ``POST``/``DELETE /api/session`` sign a browser in and out, and the
+session cookie authenticates every ``/api`` request (:mod:`gateway.session`).
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
+from gateway.session import SESSION_PATH, CookieAuth, OriginPolicy, SessionEndpoint
 from gateway.transcoder import ROUTE_KEY, Transcoder
 from gateway.upload import UPLOAD_PATH, UploadEndpoint
 
 API_PREFIX = "/api"
 OPENAPI_PATH = "/api/openapi.json"
+# Vite names built assets by content hash: they never change under one name.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
 
 
 class ApiRoute(BaseRoute):
@@ -64,7 +71,12 @@ class PortalFiles(StaticFiles):
         if response.status_code == 404 and scope["method"] in ("GET", "HEAD"):
             index = Path(str(self.directory)) / "index.html"
             if index.is_file():
-                return FileResponse(index)
+                response = FileResponse(index)
+                response.headers["cache-control"] = REVALIDATE
+                return response
+        if response.status_code in (200, 304):
+            hashed = path.replace("\\", "/").startswith("assets/")
+            response.headers["cache-control"] = IMMUTABLE if hashed else REVALIDATE
         return response
 
 
@@ -76,6 +88,7 @@ def build_app(
     *,
     portal_dir: Path | None = None,
     health_timeout: float = 2.0,
+    allowed_origins: tuple[str, ...] = (),
 ) -> ASGIApp:
     openapi_body = json.dumps(openapi, separators=(",", ":")).encode()
     health = health_pb2_grpc.HealthStub(channel)
@@ -99,7 +112,12 @@ def build_app(
         request.scope[ROUTE_KEY] = OPENAPI_PATH
         return Response(openapi_body, media_type="application/json")
 
+    origins = OriginPolicy(allowed_origins)
+    sessions = SessionEndpoint(channel, transcoder.contract.pool, origins)
+
     routes: list[BaseRoute] = [
+        Route(SESSION_PATH, sessions.sign_in, methods=["POST"]),
+        Route(SESSION_PATH, sessions.sign_out, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),
@@ -108,4 +126,5 @@ def build_app(
     ]
     if portal_dir is not None and portal_dir.is_dir():
         routes.append(Mount("/", app=PortalFiles(directory=portal_dir, html=True)))
-    return MetricsMiddleware(Starlette(routes=routes), metrics)
+    app = CookieAuth(Starlette(routes=routes), origins, transcoder.contract.pool)
+    return MetricsMiddleware(app, metrics)

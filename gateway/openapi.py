@@ -19,6 +19,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from gateway.contract import Contract, HttpBinding, is_output_only, is_required
+from gateway.session import COOKIE, SESSION_PATH
 from gateway.sse import stream_shape
 from gateway.transcode import (
     SCALAR_WKTS,
@@ -89,6 +90,7 @@ def build_openapi(contract: Contract, *, title: str = "ccplane API", version: st
         path = paths.setdefault(binding.template.openapi_path, {})
         path[binding.http_method.lower()] = builder.operation(binding)
     paths[UPLOAD_PATH] = {"post": builder.upload_operation()}
+    paths[SESSION_PATH].update(builder.session_operations())
     builder.schema_ref(contract.pool.FindMessageTypeByName(STATUS))
     return {
         "openapi": "3.1.0",
@@ -102,7 +104,7 @@ def build_openapi(contract: Contract, *, title: str = "ccplane API", version: st
                 "resources answer 404, limits 429 with `Retry-After`."
             ),
         },
-        "security": [{"apiKey": []}],
+        "security": [{"apiKey": []}, {"sessionCookie": []}],
         "tags": [
             {"name": s.rsplit(".", 1)[-1], "description": contract.comment(s)} for s in contract.services
         ],
@@ -114,7 +116,16 @@ def build_openapi(contract: Contract, *, title: str = "ccplane API", version: st
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A ccplane API key (`ccplane api-keys create --tenant T`).",
-                }
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": COOKIE,
+                    "description": (
+                        "The browser session `POST /api/session` starts. Unsafe methods with the "
+                        "cookie must come from the gateway's own origin (`Origin`)."
+                    ),
+                },
             },
         },
     }
@@ -250,6 +261,54 @@ class _Builder:
                 "default": {
                     "description": "An error: the gRPC status as google.rpc.Status JSON.",
                     "content": {"application/json": {"schema": self.schema_ref(self._status())}},
+                },
+            },
+        }
+
+    def session_operations(self) -> dict[str, JsonObject]:
+        """The gateway's own sign-in and sign-out routes (they set and clear the cookie)."""
+        session = self.contract.pool.FindMessageTypeByName("ccplane.v1.Session")
+        error = {
+            "description": "An error: the gRPC status as google.rpc.Status JSON.",
+            "content": {"application/json": {"schema": self.schema_ref(self._status())}},
+        }
+        return {
+            "post": {
+                "operationId": "SessionService_SignIn",
+                "tags": ["SessionService"],
+                "summary": "Sign a browser in with an API key.",
+                "description": (
+                    "Starts a session for the key and answers with it in an HttpOnly, SameSite=Strict "
+                    f"cookie `{COOKIE}`; the key itself is not kept. 401 for an unknown or revoked key."
+                ),
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"apiKey": {"type": "string", "minLength": 1}},
+                                "required": ["apiKey"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Signed in: who the session stands for (the cookie is set).",
+                        "content": {"application/json": {"schema": self.schema_ref(session)}},
+                    },
+                    "default": error,
+                },
+            },
+            "delete": {
+                "operationId": "SessionService_SignOut",
+                "tags": ["SessionService"],
+                "summary": "Sign out: end the session and clear its cookie.",
+                "responses": {
+                    "200": {"description": "Signed out.", "content": {"application/json": {"schema": {}}}},
+                    "default": error,
                 },
             },
         }
@@ -419,3 +478,21 @@ def _first_sentence(text: str) -> str:
     paragraph = text.split("\n\n", 1)[0].replace("\n", " ").strip()
     head, sep, _ = paragraph.partition(". ")
     return head + "." if sep else paragraph
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gateway.openapi OUT_PATH``: write the document for the portal's generated types."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m gateway.openapi", description=main.__doc__)
+    parser.add_argument("out", type=Path, help="where to write the OpenAPI document (JSON)")
+    args = parser.parse_args(argv)
+    document = build_openapi(Contract.load(None))
+    args.out.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from gateway.transcoder import (
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+ALLOWED_ORIGINS_ENV = "CCPLANE_GATEWAY_ALLOWED_ORIGINS"
 GRACEFUL_SHUTDOWN_S = 5.0
 
 
@@ -66,6 +68,7 @@ class Gateway:
         first_event_grace: float = 1.0,
         unary_timeout: float | None = DEFAULT_UNARY_TIMEOUT_S,
         health_timeout: float = 2.0,
+        allowed_origins: tuple[str, ...] | None = None,
     ) -> None:
         self.control_plane_address = control_plane_address
         self.portal_dir = Path(portal_dir) if portal_dir is not None else None
@@ -79,6 +82,11 @@ class Gateway:
             unary_timeout=unary_timeout,
         )
         self._health_timeout = health_timeout
+        # Origins besides the gateway's own that may act with the session cookie.
+        if allowed_origins is None:
+            configured = os.environ.get(ALLOWED_ORIGINS_ENV, "")
+            allowed_origins = tuple(o for o in configured.split(",") if o.strip())
+        self.allowed_origins = allowed_origins
         self._channel: grpc.aio.Channel | None = None
         self._server: _EmbeddedServer | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -107,6 +115,7 @@ class Gateway:
             self.openapi,
             portal_dir=self.portal_dir,
             health_timeout=self._health_timeout,
+            allowed_origins=self.allowed_origins,
         )
         sock = _listening_socket(host, port)
         self.host, self.port = host, sock.getsockname()[1]

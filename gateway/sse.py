@@ -45,7 +45,10 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 # Event names of streams whose messages carry no `type` field.
-FIXED_EVENT_NAMES = {"ccplane.v1.StreamTodoEventsResponse": "todos.updated"}
+FIXED_EVENT_NAMES = {
+    "ccplane.v1.StreamTodoEventsResponse": "todos.updated",
+    "ccplane.v1.StreamRequestsResponse": "human_loop.request",
+}
 _CURSOR_PREFIX = "after_"
 
 

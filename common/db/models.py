@@ -127,6 +127,20 @@ class ApiKey(Base):
     tenant: Mapped[Tenant] = relationship(back_populates="api_keys", lazy="raise")
 
 
+class BrowserSession(Base):
+    """A browser's sign-in: a token (stored as its SHA-256) standing for one API key."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str]
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 # --- runs and their logs ----------------------------------------------------
 
 
@@ -209,6 +223,7 @@ class HumanLoopRequest(Base):
         Index("ix_human_loop_requests_run_status", "run_id", "status"),
         Index("ix_human_loop_requests_status_expires", "status", "expires_at"),
         Index("ix_human_loop_requests_tenant_status_created", "tenant_id", "status", "created_at"),
+        Index("ix_human_loop_requests_tenant_feed_seq", "tenant_id", "feed_seq"),
     )
 
     question_id: Mapped[str] = mapped_column(primary_key=True)
@@ -230,6 +245,18 @@ class HumanLoopRequest(Base):
     expires_at: Mapped[datetime | None]
     # When the answer was handed to the executor.
     delivered_at: Mapped[datetime | None]
+    # Position of the latest change in the tenant's human-loop feed; set by a
+    # trigger on insert and on every status change (migration 0003).
+    feed_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class HumanLoopFeed(Base):
+    """The last position of each tenant's feed of human-loop changes."""
+
+    __tablename__ = "human_loop_feeds"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class RunTodos(Base):

@@ -59,6 +59,7 @@ PAYLOAD_FIELDS: Final[Mapping[str, str]] = {
     "warning": "warning",
     "error": "error",
     "provider.raw": "provider_raw",
+    "turn.diff": "turn_diff",
 }
 EVENT_TYPES: Final[Mapping[str, str]] = {field: type_ for type_, field in PAYLOAD_FIELDS.items()}
 

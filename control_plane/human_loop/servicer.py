@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from ccplane.v1 import human_loop_pb2, human_loop_pb2_grpc
@@ -10,8 +12,10 @@ from common.db.engine import Database
 from common.errors import invalid_argument
 from common.paging import page_size
 from control_plane.auth import Caller, current_caller
+from control_plane.events.feed import EventFeed
 from control_plane.human_loop import queries, store
 from control_plane.human_loop.convert import record_to_proto, status_from_proto
+from control_plane.human_loop.feed import stream_requests
 from control_plane.human_loop.records import RequestStatus
 from control_plane.runs.validation import require_id, validate_request_id
 
@@ -28,8 +32,9 @@ def _statuses(values: list[int]) -> list[RequestStatus]:
 
 
 class HumanLoopServicer(human_loop_pb2_grpc.HumanLoopServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, feed: EventFeed) -> None:
         self._db = db
+        self._feed = feed
 
     async def ListPendingRequests(
         self, request: human_loop_pb2.ListPendingRequestsRequest, context: grpc.aio.ServicerContext
@@ -78,6 +83,12 @@ class HumanLoopServicer(human_loop_pb2_grpc.HumanLoopServiceServicer):
         return human_loop_pb2.ListRequestsResponse(
             requests=[record_to_proto(r) for r in records], next_page_token=token
         )
+
+    async def StreamRequests(
+        self, request: human_loop_pb2.StreamRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[human_loop_pb2.StreamRequestsResponse]:
+        async for change in stream_requests(self._db, self._feed, current_caller(), request.after_seq):
+            yield change
 
     async def Reply(
         self, request: human_loop_pb2.ReplyRequest, context: grpc.aio.ServicerContext

@@ -32,6 +32,7 @@ from control_plane.todos.stream import stream_todo_events
 # answering with the run as it is.
 STOP_WAIT_S = 15.0
 MAX_MESSAGE_CHARS = 100_000
+MAX_REASON_CHARS = 1_000
 
 
 class RunServicer(runs_pb2_grpc.RunServiceServicer):
@@ -88,6 +89,17 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
             await actions.stop_run(session, caller, run_id, request.reason)
         run = await self._wait_for(caller, run_id, lambda r: RunStatus(r.status) in TERMINAL, STOP_WAIT_S)
         return runs_pb2.StopRunResponse(run=run_to_proto(run))
+
+    async def InterruptRun(
+        self, request: runs_pb2.InterruptRunRequest, context: grpc.aio.ServicerContext
+    ) -> runs_pb2.InterruptRunResponse:
+        caller = current_caller()
+        run_id = require_id(ids.RUN, "run_id", request.run_id)
+        if len(request.reason) > MAX_REASON_CHARS:
+            raise invalid_argument("reason", f"must be at most {MAX_REASON_CHARS} characters")
+        async with self._db.session() as session, session.begin():
+            await actions.interrupt_run(session, caller, run_id, request.reason)
+        return runs_pb2.InterruptRunResponse(run=run_to_proto(await self._get(caller, run_id)))
 
     async def SendMessage(
         self, request: runs_pb2.SendMessageRequest, context: grpc.aio.ServicerContext

@@ -43,6 +43,7 @@ async def test_lists_services(control_plane: ControlPlane) -> None:
         "ccplane.v1.ExecutorService",
         "ccplane.v1.ExecutorManagerService",
         "ccplane.v1.WorkspaceService",
+        "ccplane.v1.SessionService",
         "ccplane.v1.ReconcileService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",

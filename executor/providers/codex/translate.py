@@ -19,6 +19,7 @@ Notifications handled (codex 0.163, app-server v2 protocol):
 ``item/completed`` commandExecution    ``command.completed``
 ``item/completed`` fileChange          ``file_change.completed``
 ``turn/plan/updated``                  ``todos.updated``
+``turn/diff/updated``                  ``turn.diff``
 ``thread/tokenUsage/updated``          ``usage.updated``
 ``error``                              ``error``
 ``warning`` / ``configWarning`` /      ``warning``
@@ -292,6 +293,13 @@ class EventTranslator:
         event.todos_updated.explanation = str(params.get("explanation") or "")
         return [event]
 
+    def _turn_diff(self, params: Mapping[str, Any]) -> list[events_pb2.RunEvent]:
+        turn_id = _turn_id(params)
+        event = self.event("turn.diff", turn_id=turn_id)
+        event.turn_diff.turn_id = turn_id
+        event.turn_diff.diff = str(params.get("diff") or "")
+        return [event]
+
     def _usage(self, params: Mapping[str, Any]) -> list[events_pb2.RunEvent]:
         usage = params.get("tokenUsage") or {}
         event = self.event("usage.updated", turn_id=_turn_id(params))
@@ -432,6 +440,7 @@ _HANDLERS = {
     "item/agentMessage/delta": EventTranslator._message_delta,
     "item/commandExecution/outputDelta": EventTranslator._command_output,
     "turn/plan/updated": EventTranslator._plan_updated,
+    "turn/diff/updated": EventTranslator._turn_diff,
     "thread/tokenUsage/updated": EventTranslator._usage,
     "error": EventTranslator._error,
     "warning": EventTranslator._warning,

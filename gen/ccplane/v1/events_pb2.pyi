@@ -47,7 +47,7 @@ PATCH_STATUS_FAILED: PatchStatus
 PATCH_STATUS_DECLINED: PatchStatus
 
 class RunEvent(_message.Message):
-    __slots__ = ("run_id", "seq", "type", "time", "trace_id", "turn_id", "status_changed", "thread_started", "turn_started", "turn_completed", "user_message", "message_delta", "message_completed", "reasoning_summary", "command_started", "command_output", "command_completed", "file_change_completed", "todos_updated", "usage_updated", "human_loop_requested", "human_loop_resolved", "human_loop_expired", "human_loop_canceled", "workspace_synced", "warning", "error", "provider_raw")
+    __slots__ = ("run_id", "seq", "type", "time", "trace_id", "turn_id", "status_changed", "thread_started", "turn_started", "turn_completed", "user_message", "message_delta", "message_completed", "reasoning_summary", "command_started", "command_output", "command_completed", "file_change_completed", "todos_updated", "usage_updated", "human_loop_requested", "human_loop_resolved", "human_loop_expired", "human_loop_canceled", "workspace_synced", "warning", "error", "provider_raw", "turn_diff")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +76,7 @@ class RunEvent(_message.Message):
     WARNING_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_RAW_FIELD_NUMBER: _ClassVar[int]
+    TURN_DIFF_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     seq: int
     type: str
@@ -104,7 +105,8 @@ class RunEvent(_message.Message):
     warning: RunWarning
     error: RunError
     provider_raw: ProviderRaw
-    def __init__(self, run_id: _Optional[str] = ..., seq: _Optional[int] = ..., type: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., status_changed: _Optional[_Union[RunStatusChanged, _Mapping]] = ..., thread_started: _Optional[_Union[ThreadStarted, _Mapping]] = ..., turn_started: _Optional[_Union[TurnStarted, _Mapping]] = ..., turn_completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., user_message: _Optional[_Union[UserMessage, _Mapping]] = ..., message_delta: _Optional[_Union[MessageDelta, _Mapping]] = ..., message_completed: _Optional[_Union[MessageCompleted, _Mapping]] = ..., reasoning_summary: _Optional[_Union[ReasoningSummary, _Mapping]] = ..., command_started: _Optional[_Union[CommandStarted, _Mapping]] = ..., command_output: _Optional[_Union[CommandOutput, _Mapping]] = ..., command_completed: _Optional[_Union[CommandCompleted, _Mapping]] = ..., file_change_completed: _Optional[_Union[FileChangeCompleted, _Mapping]] = ..., todos_updated: _Optional[_Union[TodosUpdated, _Mapping]] = ..., usage_updated: _Optional[_Union[UsageUpdated, _Mapping]] = ..., human_loop_requested: _Optional[_Union[HumanLoopRequested, _Mapping]] = ..., human_loop_resolved: _Optional[_Union[HumanLoopResolved, _Mapping]] = ..., human_loop_expired: _Optional[_Union[HumanLoopExpired, _Mapping]] = ..., human_loop_canceled: _Optional[_Union[HumanLoopCanceled, _Mapping]] = ..., workspace_synced: _Optional[_Union[WorkspaceSynced, _Mapping]] = ..., warning: _Optional[_Union[RunWarning, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., provider_raw: _Optional[_Union[ProviderRaw, _Mapping]] = ...) -> None: ...
+    turn_diff: TurnDiff
+    def __init__(self, run_id: _Optional[str] = ..., seq: _Optional[int] = ..., type: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., status_changed: _Optional[_Union[RunStatusChanged, _Mapping]] = ..., thread_started: _Optional[_Union[ThreadStarted, _Mapping]] = ..., turn_started: _Optional[_Union[TurnStarted, _Mapping]] = ..., turn_completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., user_message: _Optional[_Union[UserMessage, _Mapping]] = ..., message_delta: _Optional[_Union[MessageDelta, _Mapping]] = ..., message_completed: _Optional[_Union[MessageCompleted, _Mapping]] = ..., reasoning_summary: _Optional[_Union[ReasoningSummary, _Mapping]] = ..., command_started: _Optional[_Union[CommandStarted, _Mapping]] = ..., command_output: _Optional[_Union[CommandOutput, _Mapping]] = ..., command_completed: _Optional[_Union[CommandCompleted, _Mapping]] = ..., file_change_completed: _Optional[_Union[FileChangeCompleted, _Mapping]] = ..., todos_updated: _Optional[_Union[TodosUpdated, _Mapping]] = ..., usage_updated: _Optional[_Union[UsageUpdated, _Mapping]] = ..., human_loop_requested: _Optional[_Union[HumanLoopRequested, _Mapping]] = ..., human_loop_resolved: _Optional[_Union[HumanLoopResolved, _Mapping]] = ..., human_loop_expired: _Optional[_Union[HumanLoopExpired, _Mapping]] = ..., human_loop_canceled: _Optional[_Union[HumanLoopCanceled, _Mapping]] = ..., workspace_synced: _Optional[_Union[WorkspaceSynced, _Mapping]] = ..., warning: _Optional[_Union[RunWarning, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., provider_raw: _Optional[_Union[ProviderRaw, _Mapping]] = ..., turn_diff: _Optional[_Union[TurnDiff, _Mapping]] = ...) -> None: ...
 
 class RunStatusChanged(_message.Message):
     __slots__ = ("previous_status", "status", "reason", "error", "error_reason")
@@ -321,3 +323,11 @@ class ProviderRaw(_message.Message):
     method: str
     params: _struct_pb2.Struct
     def __init__(self, method: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class TurnDiff(_message.Message):
+    __slots__ = ("turn_id", "diff")
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    DIFF_FIELD_NUMBER: _ClassVar[int]
+    turn_id: str
+    diff: str
+    def __init__(self, turn_id: _Optional[str] = ..., diff: _Optional[str] = ...) -> None: ...

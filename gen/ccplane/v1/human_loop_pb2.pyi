@@ -287,3 +287,17 @@ class ReplyResponse(_message.Message):
     request: HumanLoopRequest
     already_resolved: bool
     def __init__(self, request: _Optional[_Union[HumanLoopRequest, _Mapping]] = ..., already_resolved: _Optional[bool] = ...) -> None: ...
+
+class StreamRequestsRequest(_message.Message):
+    __slots__ = ("after_seq",)
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    def __init__(self, after_seq: _Optional[int] = ...) -> None: ...
+
+class StreamRequestsResponse(_message.Message):
+    __slots__ = ("seq", "request")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    request: HumanLoopRequest
+    def __init__(self, seq: _Optional[int] = ..., request: _Optional[_Union[HumanLoopRequest, _Mapping]] = ...) -> None: ...

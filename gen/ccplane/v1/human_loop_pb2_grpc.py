@@ -50,6 +50,11 @@ class HumanLoopServiceStub:
                 request_serializer=ccplane_dot_v1_dot_human__loop__pb2.ListRequestsRequest.SerializeToString,
                 response_deserializer=ccplane_dot_v1_dot_human__loop__pb2.ListRequestsResponse.FromString,
                 _registered_method=True)
+        self.StreamRequests = channel.unary_stream(
+                '/ccplane.v1.HumanLoopService/StreamRequests',
+                request_serializer=ccplane_dot_v1_dot_human__loop__pb2.StreamRequestsRequest.SerializeToString,
+                response_deserializer=ccplane_dot_v1_dot_human__loop__pb2.StreamRequestsResponse.FromString,
+                _registered_method=True)
         self.Reply = channel.unary_unary(
                 '/ccplane.v1.HumanLoopService/Reply',
                 request_serializer=ccplane_dot_v1_dot_human__loop__pb2.ReplyRequest.SerializeToString,
@@ -82,6 +87,16 @@ class HumanLoopServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamRequests(self, request, context):
+        """The tenant's requests as they are created and settled, across runs:
+        every request changed after `after_seq` (in its current state, in the
+        order of the changes), then live. Resume from the last `seq` received.
+        Never ends on its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Reply(self, request, context):
         """Answers a request. The first answer wins; the same answer again returns
         the stored result with already_resolved set; a different answer fails
@@ -108,6 +123,11 @@ def add_HumanLoopServiceServicer_to_server(servicer, server):
                     servicer.ListRequests,
                     request_deserializer=ccplane_dot_v1_dot_human__loop__pb2.ListRequestsRequest.FromString,
                     response_serializer=ccplane_dot_v1_dot_human__loop__pb2.ListRequestsResponse.SerializeToString,
+            ),
+            'StreamRequests': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamRequests,
+                    request_deserializer=ccplane_dot_v1_dot_human__loop__pb2.StreamRequestsRequest.FromString,
+                    response_serializer=ccplane_dot_v1_dot_human__loop__pb2.StreamRequestsResponse.SerializeToString,
             ),
             'Reply': grpc.unary_unary_rpc_method_handler(
                     servicer.Reply,
@@ -197,6 +217,33 @@ class HumanLoopService:
             '/ccplane.v1.HumanLoopService/ListRequests',
             ccplane_dot_v1_dot_human__loop__pb2.ListRequestsRequest.SerializeToString,
             ccplane_dot_v1_dot_human__loop__pb2.ListRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ccplane.v1.HumanLoopService/StreamRequests',
+            ccplane_dot_v1_dot_human__loop__pb2.StreamRequestsRequest.SerializeToString,
+            ccplane_dot_v1_dot_human__loop__pb2.StreamRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

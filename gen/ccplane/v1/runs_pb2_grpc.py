@@ -56,6 +56,11 @@ class RunServiceStub:
                 request_serializer=ccplane_dot_v1_dot_runs__pb2.StopRunRequest.SerializeToString,
                 response_deserializer=ccplane_dot_v1_dot_runs__pb2.StopRunResponse.FromString,
                 _registered_method=True)
+        self.InterruptRun = channel.unary_unary(
+                '/ccplane.v1.RunService/InterruptRun',
+                request_serializer=ccplane_dot_v1_dot_runs__pb2.InterruptRunRequest.SerializeToString,
+                response_deserializer=ccplane_dot_v1_dot_runs__pb2.InterruptRunResponse.FromString,
+                _registered_method=True)
         self.SendMessage = channel.unary_unary(
                 '/ccplane.v1.RunService/SendMessage',
                 request_serializer=ccplane_dot_v1_dot_runs__pb2.SendMessageRequest.SerializeToString,
@@ -110,6 +115,15 @@ class RunServiceServicer:
     def StopRun(self, request, context):
         """Stops a run: interrupts the agent, cancels pending human-loop requests,
         releases the executor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InterruptRun(self, request, context):
+        """Interrupts the running turn without ending the run: the agent stops
+        what it is doing, pending human-loop requests of the turn are withdrawn,
+        and the run stays usable for follow-up messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -177,6 +191,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.StopRun,
                     request_deserializer=ccplane_dot_v1_dot_runs__pb2.StopRunRequest.FromString,
                     response_serializer=ccplane_dot_v1_dot_runs__pb2.StopRunResponse.SerializeToString,
+            ),
+            'InterruptRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.InterruptRun,
+                    request_deserializer=ccplane_dot_v1_dot_runs__pb2.InterruptRunRequest.FromString,
+                    response_serializer=ccplane_dot_v1_dot_runs__pb2.InterruptRunResponse.SerializeToString,
             ),
             'SendMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.SendMessage,
@@ -313,6 +332,33 @@ class RunService:
             '/ccplane.v1.RunService/StopRun',
             ccplane_dot_v1_dot_runs__pb2.StopRunRequest.SerializeToString,
             ccplane_dot_v1_dot_runs__pb2.StopRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InterruptRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccplane.v1.RunService/InterruptRun',
+            ccplane_dot_v1_dot_runs__pb2.InterruptRunRequest.SerializeToString,
+            ccplane_dot_v1_dot_runs__pb2.InterruptRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,9 +7,10 @@ import asyncio
 
 import grpc
 import psutil
+import pytest
 from sqlalchemy import func, select
 
-from ccplane.v1 import common_pb2, executor_pb2, executor_pb2_grpc, runs_pb2, runs_pb2_grpc
+from ccplane.v1 import common_pb2, events_pb2, executor_pb2, executor_pb2_grpc, runs_pb2, runs_pb2_grpc
 from common.cli.stack import Stack
 from common.db import models
 from common.db.engine import Database
@@ -243,3 +244,29 @@ async def test_resume_a_thread_on_another_executor(stack: Stack, runs: runs_pb2_
     asked = [r for r in stack.model.requests if r.contains("what is the secret?")]
     assert asked and asked[0].contains("the secret is OSTRICH"), "the second executor continued the thread"
     assert WAIT_S
+
+
+async def test_interrupt_ends_the_turn_and_the_run_stays_usable(runs: runs_pb2_grpc.RunServiceStub) -> None:
+    run = await create(runs, "[scenario:long] sleep a while")
+    started = await follow(runs, run.id, until=of_type("command.started"))
+    print(explain(started), [(e.type, e.command_started.command) for e in started])
+    interrupted = await runs.InterruptRun(runs_pb2.InterruptRunRequest(run_id=run.id, reason="enough"))
+    assert interrupted.run.id == run.id
+    events = await follow(runs, run.id)
+    assert_gap_free(events)
+    (turn,) = [e.turn_completed for e in events if e.type == "turn.completed"]
+    assert turn.status == events_pb2.TURN_STATUS_INTERRUPTED, explain(events)
+    assert "finished-long" not in "".join(
+        e.command_completed.output for e in events if e.type == "command.completed"
+    )
+    # The session ends with the interrupted turn; the thread lives on for follow-ups.
+    assert events[-1].type == "run.status_changed", explain(events)
+
+    sent = await runs.SendMessage(runs_pb2.SendMessageRequest(run_id=run.id, text="[scenario:chat] go on"))
+    assert sent.delivery == runs_pb2.MESSAGE_DELIVERY_FOLLOW_UP
+    rest = await follow(runs, run.id, after_seq=events[-1].seq)
+    assert rest[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED, explain(rest)
+
+    with pytest.raises(grpc.aio.AioRpcError) as finished:
+        await runs.InterruptRun(runs_pb2.InterruptRunRequest(run_id=run.id))
+    assert finished.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -33,10 +33,13 @@ async def test_portal_is_served_with_spa_fallback(
         ) as http:
             index = await http.get("/")
             assert index.status_code == 200 and "<title>ccplane</title>" in index.text
+            assert index.headers["cache-control"] == "no-cache", "a new build must show at once"
             asset = await http.get("/assets/app.js")
             assert asset.status_code == 200 and "console.log" in asset.text
+            assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
             deep_link = await http.get("/runs/run_123")
             assert deep_link.status_code == 200 and "<title>ccplane</title>" in deep_link.text
+            assert deep_link.headers["cache-control"] == "no-cache"
             api_miss = await http.get("/api/not-a-route")
             assert api_miss.status_code == 404
             assert api_miss.headers["content-type"] == "application/json"

@@ -20,6 +20,7 @@ from common.credentials import authorized_channel
 from common.db.engine import Database
 from common.grpc_server import GrpcServer, ServiceRegistration
 from control_plane.auth import DEFAULT_TENANT
+from control_plane.events.feed import EventFeed
 from control_plane.human_loop.servicer import HumanLoopServicer
 from tests.conftest import RunFactory
 from tests.integration.human_loop.conftest import (
@@ -40,11 +41,13 @@ RESOLVED = human_loop_pb2.HUMAN_LOOP_STATUS_RESOLVED
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def stub(database: Database) -> AsyncIterator[Stub]:
+    feed = EventFeed(database.url, application_name="ccplane-test-feed")
+    await feed.start()
     server = GrpcServer(
         [
             ServiceRegistration(
                 "ccplane.v1.HumanLoopService",
-                HumanLoopServicer(database),
+                HumanLoopServicer(database, feed),
                 human_loop_pb2_grpc.add_HumanLoopServiceServicer_to_server,
             )
         ],
@@ -57,6 +60,7 @@ async def stub(database: Database) -> AsyncIterator[Stub]:
             yield Stub(channel)
     finally:
         await server.stop(grace=0)
+        await feed.stop()
 
 
 async def _own_run(make_run: RunFactory) -> tuple[str, str]:

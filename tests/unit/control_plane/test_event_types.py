@@ -38,6 +38,7 @@ def test_types_listed_in_the_proto_are_known() -> None:
         "workspace.synced",
         "warning",
         "error",
+        "turn.diff",
         "provider.raw",
     }
 

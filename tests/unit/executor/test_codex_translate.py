@@ -92,12 +92,16 @@ def test_turn_of_the_recorded_stream() -> None:
         "usage.updated",
         "human_loop.requested",
         "file_change.completed",
+        "turn.diff",
         "usage.updated",
+        "turn.diff",
         "human_loop.requested",
         "usage.updated",
+        "turn.diff",
         "message.delta",
         "message.completed",
         "usage.updated",
+        "turn.diff",
         "turn.completed",
     ]
     turn_id = of_type(events, "turn.started")[0].turn_started.turn_id
@@ -168,10 +172,21 @@ def test_human_loop_requests_carry_typed_details() -> None:
     assert [(o.label, o.description) for o in q.options] == [("Blue", "Calm"), ("Red", "Bold")]
 
 
+def test_turn_diff_carries_the_turns_unified_diff() -> None:
+    _, events = translate_all()
+    diffs = [e for e in of_type(events, "turn.diff")]
+    assert diffs, "the recorded turn changed a file"
+    last = diffs[-1]
+    assert last.turn_diff.turn_id == last.turn_id and last.turn_id
+    assert "+++ b/" in last.turn_diff.diff and "notes.md" in last.turn_diff.diff
+    assert last.turn_diff.diff.endswith("+hello\n")
+
+
 def test_unknown_and_untranslated_notifications_become_provider_raw() -> None:
     _, events = translate_all()
     raw_methods = {e.provider_raw.method for e in of_type(events, "provider.raw")}
-    assert {"thread/status/changed", "turn/diff/updated"} <= raw_methods
+    assert "thread/status/changed" in raw_methods
+    assert "turn/diff/updated" not in raw_methods  # typed: turn.diff
     translator = EventTranslator("run_1")
     (event,) = translator.notification("brand/new", {"a": [1, {"b": None}], "turnId": "t1"})
     assert event.type == "provider.raw" and event.turn_id == "t1"

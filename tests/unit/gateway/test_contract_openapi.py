@@ -30,6 +30,7 @@ def test_every_required_route_is_derived(contract: Contract) -> None:
         "ccplane.v1.HumanLoopService",
         "ccplane.v1.RunService",
         "ccplane.v1.ReconcileService",
+        "ccplane.v1.SessionService",
         "ccplane.v1.WorkspaceService",
     ]
 
@@ -57,7 +58,9 @@ def test_openapi_document_is_valid(document: dict[str, Any]) -> None:
 
 def test_openapi_paths_parameters_and_bodies(document: dict[str, Any], contract: Contract) -> None:
     operations = {op["operationId"]: op for path in document["paths"].values() for op in path.values()}
-    assert len(operations) == len(contract.bindings) + 1, "every binding, and the gateway's upload route"
+    assert len(operations) == len(contract.bindings) + 3, (
+        "every binding, the gateway's upload and session routes"
+    )
     assert "/api/workspaces/{workspace_id}/files:rename" in document["paths"]
 
     list_runs = operations["RunService_ListRuns"]
@@ -80,7 +83,12 @@ def test_openapi_paths_parameters_and_bodies(document: dict[str, Any], contract:
         error = op["responses"]["default"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/google.rpc.Status"}
 
-    assert document["security"] == [{"apiKey": []}], "every operation needs an API key"
+    assert document["security"] == [{"apiKey": []}, {"sessionCookie": []}], "a key or a session, always"
+    sign_in = document["paths"]["/api/session"]["post"]
+    assert sign_in["security"] == [], "signing in is how a browser gets its credential"
+    assert sign_in["requestBody"]["content"]["application/json"]["schema"]["required"] == ["apiKey"]
+    assert set(document["paths"]["/api/session"]) == {"get", "post", "delete"}
+    assert document["components"]["securitySchemes"]["sessionCookie"]["in"] == "cookie"
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "http",
         "scheme": "bearer",

@@ -1,0 +1,1 @@
+"""Browser sessions: short-lived credentials that stand for an API key."""
