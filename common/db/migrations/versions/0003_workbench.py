@@ -53,9 +53,7 @@ def upgrade() -> None:
         "browser_sessions",
         sa.Column("id", sa.Text(), primary_key=True),
         sa.Column("token_hash", sa.Text(), nullable=False, unique=True),
-        sa.Column(
-            "api_key_id", sa.Text(), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("api_key_id", sa.Text(), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
         sa.Column("tenant_id", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
