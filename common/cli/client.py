@@ -51,6 +51,11 @@ def add_runs_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     stop.add_argument("--reason", default="")
     stop.set_defaults(handler=_stop)
 
+    interrupt = runs_sub.add_parser("interrupt", help="end the running turn (the run stays usable)")
+    interrupt.add_argument("run_id")
+    interrupt.add_argument("--reason", default="")
+    interrupt.set_defaults(handler=_interrupt)
+
     send = runs_sub.add_parser("send", help="send a message to a run (steer, or follow up a finished run)")
     send.add_argument("run_id")
     send.add_argument("text")
@@ -67,7 +72,7 @@ def add_runs_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     listing.add_argument("--page-token", default="")
     listing.set_defaults(handler=_list)
 
-    for p in (create, get, listing, events, stop, send):
+    for p in (create, get, listing, events, stop, interrupt, send):
         p.add_argument("--address", default=None, help="control plane gRPC address (default 127.0.0.1:50051)")
         p.add_argument("--json", action="store_true", help="print proto3 JSON")
 
@@ -204,6 +209,17 @@ def _stop(args: argparse.Namespace) -> int:
         run = (
             runs_pb2_grpc.RunServiceStub(channel)
             .StopRun(runs_pb2.StopRunRequest(run_id=args.run_id, reason=args.reason))
+            .run
+        )
+    _print_run(run, args.json)
+    return 0
+
+
+def _interrupt(args: argparse.Namespace) -> int:
+    with _channel(args) as channel:
+        run = (
+            runs_pb2_grpc.RunServiceStub(channel)
+            .InterruptRun(runs_pb2.InterruptRunRequest(run_id=args.run_id, reason=args.reason))
             .run
         )
     _print_run(run, args.json)

@@ -13,6 +13,10 @@ interval), never a change.
 A request changed twice since the cursor is delivered once, in its latest
 state, at its latest position: the feed tells where each request stands,
 not its history (the run's event log has that).
+
+A reader that starts empty (cursor 0, ``pending_only``) needs no settled
+history: it gets the pending requests and the feed's head, read in one
+snapshot, and follows from the head.
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import human_loop_pb2
 from common.db.engine import Database
+from common.db.models import HumanLoopFeed
 from common.db.models import HumanLoopRequest as Row
 from control_plane.auth import Caller
 from control_plane.events.feed import EventFeed
 from control_plane.events.stream import validate_cursor
 from control_plane.human_loop.convert import record_to_proto
-from control_plane.human_loop.records import HumanLoopRecord
+from control_plane.human_loop.records import HumanLoopRecord, RequestStatus
 
 DEFAULT_PAGE = 500
 
@@ -39,14 +45,28 @@ def wakeup_key(tenant_id: str) -> str:
 
 
 async def stream_requests(
-    db: Database, feed: EventFeed, caller: Caller, after_seq: int = 0, *, page_size: int = DEFAULT_PAGE
+    db: Database,
+    feed: EventFeed,
+    caller: Caller,
+    after_seq: int = 0,
+    *,
+    pending_only: bool = False,
+    page_size: int = DEFAULT_PAGE,
 ) -> AsyncGenerator[human_loop_pb2.StreamRequestsResponse, None]:
     """Every request of the caller's tenant changed after ``after_seq``, in feed order, then live.
 
-    Never ends on its own. INVALID_ARGUMENT for a negative ``after_seq``.
+    With ``after_seq`` 0 and ``pending_only``, the replay is the requests
+    still pending. Never ends on its own. INVALID_ARGUMENT for a negative
+    ``after_seq``.
     """
     cursor = validate_cursor("after_seq", after_seq)
     with feed.subscribe(wakeup_key(caller.tenant_id)) as wakeup:
+        if cursor == 0 and pending_only:
+            async with db.session() as session, session.begin():
+                head, pending = await _pending_and_head(session, caller.tenant_id)
+            for seq, record in pending:
+                yield human_loop_pb2.StreamRequestsResponse(seq=seq, request=record_to_proto(record))
+            cursor = head
         while True:
             async with db.session() as session:
                 rows = (
@@ -64,3 +84,19 @@ async def stream_requests(
             if len(changes) == page_size:
                 continue  # more to replay
             await wakeup.wait()
+
+
+async def _pending_and_head(
+    session: AsyncSession, tenant_id: str
+) -> tuple[int, list[tuple[int, HumanLoopRecord]]]:
+    """The tenant's pending requests and the feed's head, read in one snapshot."""
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    head = await session.scalar(select(HumanLoopFeed.last_seq).where(HumanLoopFeed.tenant_id == tenant_id))
+    rows = (
+        await session.scalars(
+            select(Row)
+            .where(Row.tenant_id == tenant_id, Row.status == RequestStatus.PENDING.value)
+            .order_by(Row.feed_seq)
+        )
+    ).all()
+    return head or 0, [(row.feed_seq or 0, HumanLoopRecord.from_row(row)) for row in rows]

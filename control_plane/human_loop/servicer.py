@@ -87,7 +87,10 @@ class HumanLoopServicer(human_loop_pb2_grpc.HumanLoopServiceServicer):
     async def StreamRequests(
         self, request: human_loop_pb2.StreamRequestsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[human_loop_pb2.StreamRequestsResponse]:
-        async for change in stream_requests(self._db, self._feed, current_caller(), request.after_seq):
+        changes = stream_requests(
+            self._db, self._feed, current_caller(), request.after_seq, pending_only=request.pending_only
+        )
+        async for change in changes:
             yield change
 
     async def Reply(

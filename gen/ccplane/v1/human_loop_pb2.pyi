@@ -289,10 +289,12 @@ class ReplyResponse(_message.Message):
     def __init__(self, request: _Optional[_Union[HumanLoopRequest, _Mapping]] = ..., already_resolved: _Optional[bool] = ...) -> None: ...
 
 class StreamRequestsRequest(_message.Message):
-    __slots__ = ("after_seq",)
+    __slots__ = ("after_seq", "pending_only")
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ONLY_FIELD_NUMBER: _ClassVar[int]
     after_seq: int
-    def __init__(self, after_seq: _Optional[int] = ...) -> None: ...
+    pending_only: bool
+    def __init__(self, after_seq: _Optional[int] = ..., pending_only: _Optional[bool] = ...) -> None: ...
 
 class StreamRequestsResponse(_message.Message):
     __slots__ = ("seq", "request")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from ccplane.v1 import human_loop_pb2
 from common.db.engine import Database
 from common.db.models import HumanLoopFeed, HumanLoopRequest
+from control_plane.auth import Caller
 from control_plane.events.feed import EventFeed
 from control_plane.human_loop import store
 from control_plane.human_loop.feed import stream_requests
@@ -211,3 +213,27 @@ async def test_positions_have_no_gaps(database: Database, feed: EventFeed) -> No
         ).all()
     assert head is not None and None not in seqs
     assert max(seqs) == head and len(set(seqs)) == len(seqs)
+
+
+async def test_pending_only_starts_from_what_waits_then_follows(
+    database: Database, feed: EventFeed, make_run: RunFactory
+) -> None:
+    tenant = f"feed-pending-{secrets.token_hex(4)}"  # a tenant of its own: the replay is exactly ours
+    caller = Caller(tenant_id=tenant, key_id="key_inbox")
+    run_id = await make_run("running", tenant_id=tenant)
+    settled = await ask(database, run_id)
+    await reply(database, approval(run_id, settled), caller)
+    waiting = await ask(database, run_id)
+
+    changes = stream_requests(database, feed, caller, 0, pending_only=True)
+    try:
+        (replayed,) = await _take(changes, 1)
+        assert (replayed.request.question_id, replayed.request.status) == (waiting, PENDING)
+        later = asyncio.ensure_future(_take(changes, 1))
+        await asyncio.sleep(0)
+        await reply(database, approval(run_id, waiting), caller)
+        (answered,) = await later
+    finally:
+        await changes.aclose()
+    assert (answered.request.question_id, answered.request.status) == (waiting, RESOLVED)
+    assert answered.seq > replayed.seq
