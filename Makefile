@@ -6,11 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
+# The workbench (portal/): npm ci when the lock changes, a build when its sources do.
+PORTAL_DEPS := portal/node_modules/.installed
+PORTAL_BUILD := portal/dist/index.html
+PORTAL_SRC := $(shell find portal/src -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit test-integration test-contract test-e2e gen lint format bench clean
+.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser gen lint format bench clean
 
-install: $(STAMP) $(BUF)
+install: $(STAMP) $(BUF) $(PORTAL_BUILD)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +26,21 @@ $(BUF): tools/package.json tools/package-lock.json
 	cd tools && npm install --no-audit --no-fund --silent
 	touch $(BUF)
 
+$(PORTAL_DEPS): portal/package.json portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund
+	touch $(PORTAL_DEPS)
+
+$(PORTAL_BUILD): $(PORTAL_DEPS) $(PORTAL_SRC)
+	cd portal && npm run build
+
+# Debian packages the tests drive (chromium, ...): a no-op when present.
+system:
+	bash tools/setup-system.sh
+
 run: install
 	$(VENV)/bin/ccplane up
 
-test: install
+test: install system
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -40,9 +55,15 @@ test-contract: install
 test-e2e: install
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-gen: install
+test-browser: install system
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+
+# Not `install`: a stale schema.ts must not stop the portal build from being regenerated.
+gen: $(STAMP) $(BUF) $(PORTAL_DEPS)
 	$(PY) tools/protogen.py
 	$(BUF) lint
+	$(PY) -m gateway.openapi portal/src/lib/api/openapi.json
+	cd portal && npm run gen:api
 
 lint: install
 	$(PY) tools/protogen.py --deps-only
@@ -50,6 +71,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd portal && npm run lint
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -59,4 +81,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) tools/node_modules .buf-deps .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules portal/node_modules portal/dist .buf-deps .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.scenarios import run_all
+from bench.scenarios import BENCHMARKS, run_all
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -48,11 +48,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="run only this benchmark (repeatable); its figures replace those in --out, the rest are kept",
+    )
     args = parser.parse_args()
+    only = frozenset(args.only or ())
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="ccplane-bench-") as tmp:
         started = time.time()
-        figures = asyncio.run(run_all(Path(tmp), quick=args.quick))
+        figures = asyncio.run(run_all(Path(tmp), quick=args.quick, only=only))
+    if only and args.out.is_file():
+        kept = json.loads(args.out.read_text()).get("benchmarks", {})
+        figures = {**kept, **figures}
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "commit": commit(),
@@ -60,6 +70,9 @@ def main() -> int:
         "duration_s": round(time.time() - started, 1),
         "benchmarks": figures,
     }
+    if only:
+        # The other figures come from an earlier full run (its date is not kept).
+        result["measured_in_this_run"] = sorted(only)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     json.dump(result, sys.stdout, indent=2)
     print()

@@ -17,6 +17,7 @@ from psycopg import sql
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bench.portal import portal
 from ccplane.v1 import (
     common_pb2,
     events_pb2,
@@ -75,28 +76,45 @@ def summary(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-async def run_all(tmp: Path, *, quick: bool) -> dict[str, Any]:
+BENCHMARKS = ("end_to_end", "ingest", "human_loop_reply", "concurrency", "portal")
+
+
+async def run_all(tmp: Path, *, quick: bool, only: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every benchmark (or those in ``only``), each on a database of its own."""
     embedded: EmbeddedPostgres | None = None
     server_url = os.environ.get("CCPLANE_DATABASE_URL", "")
     if not server_url:
         embedded = EmbeddedPostgres(tmp / "pg")
         server_url = await asyncio.to_thread(embedded.start)
+    wanted = only or frozenset(BENCHMARKS)
     try:
         reps = 3 if quick else 7
         out: dict[str, Any] = {}
         # Each benchmark gets a database of its own, so no executor registered
         # by an earlier one is offered to a later one.
-        out["end_to_end"] = await end_to_end(tmp, fresh_database(server_url, "e2e"), reps)
-        out["ingest"] = await ingest_throughput(
-            tmp, fresh_database(server_url, "ingest"), events=5_000 if quick else 20_000
-        )
-        out["human_loop_reply"] = await reply_latency(
-            tmp, fresh_database(server_url, "reply"), 5 if quick else 30
-        )
-        levels = [10, 25] if quick else [25, 50, 100]
-        out["concurrency"] = await concurrency(
-            tmp, lambda level: fresh_database(server_url, f"c{level}"), levels
-        )
+        if "end_to_end" in wanted:
+            out["end_to_end"] = await end_to_end(tmp, fresh_database(server_url, "e2e"), reps)
+        if "ingest" in wanted:
+            out["ingest"] = await ingest_throughput(
+                tmp, fresh_database(server_url, "ingest"), events=5_000 if quick else 20_000
+            )
+        if "human_loop_reply" in wanted:
+            out["human_loop_reply"] = await reply_latency(
+                tmp, fresh_database(server_url, "reply"), 5 if quick else 30
+            )
+        if "concurrency" in wanted:
+            levels = [10, 25] if quick else [25, 50, 100]
+            out["concurrency"] = await concurrency(
+                tmp, lambda level: fresh_database(server_url, f"c{level}"), levels
+            )
+        if "portal" in wanted:
+            stack = await start_stack(
+                tmp, fresh_database(server_url, "portal"), "portal", executors=0, slots=1
+            )
+            try:
+                out["portal"] = await portal(stack, events=5_000 if quick else 20_000)
+            finally:
+                await stack.stop()
         return out
     finally:
         if embedded is not None:

@@ -61,7 +61,13 @@ def _up(args: argparse.Namespace) -> int:
     def started() -> None:
         assert stack.manager is not None
         assert stack.gateway is not None
+        workbench = (
+            f"Workbench: {stack.gateway.url}/ (sign in with the admin key below)"
+            if stack.gateway.portal_dir is not None
+            else "Workbench: not built (`make install` builds portal/dist)"
+        )
         lines = [
+            workbench,
             f"ccplane is up: REST gateway {stack.gateway.url}, control plane {stack.grpc_address} (gRPC), "
             f"executor-manager {stack.manager.address}, data in {settings.resolved_data_dir()}",
             f"API key of the default tenant's admin: {settings.resolved_data_dir() / 'admin.key'} "

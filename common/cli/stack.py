@@ -56,6 +56,9 @@ class StackOptions:
     gateway_port: int | None = None
     # The built web portal the gateway serves at / (when the directory exists).
     portal_dir: Path | None = None
+    # Serve the REST gateway in this process; False when it runs as its own
+    # process (`ccplane gateway`), as the browser tests do to kill it.
+    serve_gateway: bool = True
     extra_manager_config: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -136,6 +139,8 @@ class Stack:
         )
         self.control_plane = ControlPlane(self.settings, self.database_url, self.manager.address)
         await self.control_plane.start(port=self.options.grpc_port)
+        if not self.options.serve_gateway:
+            return
         portal = self.options.portal_dir or _DEFAULT_PORTAL
         self.gateway = Gateway(self.control_plane.address, portal_dir=portal if portal.is_dir() else None)
         port = self.settings.gateway_port if self.options.gateway_port is None else self.options.gateway_port

@@ -24,7 +24,7 @@ from typing import Any, Final
 import psycopg
 from google.protobuf import json_format
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import events_pb2
@@ -120,8 +120,17 @@ async def read_events(
     limit: int = DEFAULT_READ_LIMIT,
 ) -> list[events_pb2.RunEvent]:
     """Events of ``run_id`` with ``seq > after_seq``, oldest first, at most ``limit``."""
-    rows = await session.scalars(
-        select(RunEventRow)
+    # Plain rows, not ORM objects: a long log is read page after page.
+    rows = await session.execute(
+        select(
+            RunEventRow.run_id,
+            RunEventRow.seq,
+            RunEventRow.type,
+            RunEventRow.trace_id,
+            RunEventRow.turn_id,
+            RunEventRow.created_at,
+            RunEventRow.payload,
+        )
         .where(RunEventRow.run_id == run_id, RunEventRow.seq > after_seq)
         .order_by(RunEventRow.seq)
         .limit(limit)
@@ -163,7 +172,7 @@ async def _copy_rows(
             await copy.write_row((run_id, seq, type_, payload, trace_id, turn_id, created_at or now))
 
 
-def _from_row(row: RunEventRow) -> events_pb2.RunEvent:
+def _from_row(row: Row[Any]) -> events_pb2.RunEvent:
     event = events_pb2.RunEvent(
         run_id=row.run_id, seq=row.seq, type=row.type, trace_id=row.trace_id, turn_id=row.turn_id or ""
     )

@@ -31,14 +31,16 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccplane.v1 import events_pb2
+from ccplane.v1 import events_pb2, runs_pb2
 from common import errors, ids
 from common.db.engine import Database
 from common.db.models import AgentRun
+from common.paging import decode_token, encode_token
+from common.paging import page_size as checked_page_size
 from control_plane.auth import Caller
 from control_plane.events.feed import EventFeed
 from control_plane.events.log import DEFAULT_READ_LIMIT, read_events
-from control_plane.runs.state_machine import TERMINAL, RunStatus
+from control_plane.runs.state_machine import TERMINAL, RunStatus, status_to_proto
 from control_plane.runs.validation import require_id
 
 T = TypeVar("T")
@@ -106,6 +108,39 @@ async def stream_run_events(
             if position.finished and cursor >= position.last_seq:
                 return
             await wakeup.wait()
+
+
+DEFAULT_LIST_PAGE = 1000
+MAX_LIST_PAGE = 5000
+
+
+async def list_run_events(
+    db: Database, caller: Caller, request: runs_pb2.ListRunEventsRequest
+) -> runs_pb2.ListRunEventsResponse:
+    """One page of the run's stored log, oldest first (``ListRunEvents``).
+
+    INVALID_ARGUMENT for a malformed id, cursor, size or token; NOT_FOUND for
+    an unknown run or another tenant's.
+    """
+    require_id(ids.RUN, "run_id", request.run_id)
+    size = checked_page_size(request.page_size, default=DEFAULT_LIST_PAGE, maximum=MAX_LIST_PAGE)
+    cursor = validate_cursor("after_seq", request.after_seq)
+    token = decode_token(request.page_token, [request.run_id], key_length=1)
+    if token is not None:
+        (cursor,) = token.key
+        if not isinstance(cursor, int) or cursor < 0:
+            raise errors.invalid_argument("page_token", "malformed page token")
+    async with db.session() as session:
+        position = await run_position(session, request.run_id, caller)
+        events = await read_events(session, request.run_id, cursor, size)
+    last = events[-1].seq if events else cursor
+    more = last < position.last_seq
+    return runs_pb2.ListRunEventsResponse(
+        events=events,
+        next_page_token=encode_token([last], [request.run_id]) if more else "",
+        last_seq=position.last_seq,
+        status=status_to_proto(position.status),
+    )
 
 
 async def wait_until(

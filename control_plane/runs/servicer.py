@@ -17,7 +17,7 @@ from common.paging import page_size
 from common.settings import Settings
 from control_plane.auth import Caller, current_caller
 from control_plane.events.feed import EventFeed
-from control_plane.events.stream import stream_run_events, wait_until
+from control_plane.events.stream import list_run_events, stream_run_events, wait_until
 from control_plane.human_loop.servicer import answer
 from control_plane.runs import actions, store
 from control_plane.runs.convert import run_to_proto
@@ -123,6 +123,11 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
             self._db, self._feed, current_caller(), request.run_id, request.after_seq
         ):
             yield event
+
+    async def ListRunEvents(
+        self, request: runs_pb2.ListRunEventsRequest, context: grpc.aio.ServicerContext
+    ) -> runs_pb2.ListRunEventsResponse:
+        return await list_run_events(self._db, current_caller(), request)
 
     async def ListTodos(
         self, request: runs_pb2.ListTodosRequest, context: grpc.aio.ServicerContext

@@ -320,6 +320,30 @@ class StreamRunEventsRequest(_message.Message):
     after_seq: int
     def __init__(self, run_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
 
+class ListRunEventsRequest(_message.Message):
+    __slots__ = ("run_id", "after_seq", "page_size", "page_token")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    after_seq: int
+    page_size: int
+    page_token: str
+    def __init__(self, run_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRunEventsResponse(_message.Message):
+    __slots__ = ("events", "next_page_token", "last_seq", "status")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_events_pb2.RunEvent]
+    next_page_token: str
+    last_seq: int
+    status: _common_pb2.RunStatus
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.RunEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., last_seq: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.RunStatus, str]] = ...) -> None: ...
+
 class ConnectRequest(_message.Message):
     __slots__ = ("subscribe", "inject", "reply", "interrupt")
     SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]

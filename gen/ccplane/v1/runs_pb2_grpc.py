@@ -71,6 +71,11 @@ class RunServiceStub:
                 request_serializer=ccplane_dot_v1_dot_runs__pb2.StreamRunEventsRequest.SerializeToString,
                 response_deserializer=ccplane_dot_v1_dot_events__pb2.RunEvent.FromString,
                 _registered_method=True)
+        self.ListRunEvents = channel.unary_unary(
+                '/ccplane.v1.RunService/ListRunEvents',
+                request_serializer=ccplane_dot_v1_dot_runs__pb2.ListRunEventsRequest.SerializeToString,
+                response_deserializer=ccplane_dot_v1_dot_runs__pb2.ListRunEventsResponse.FromString,
+                _registered_method=True)
         self.Connect = channel.stream_stream(
                 '/ccplane.v1.RunService/Connect',
                 request_serializer=ccplane_dot_v1_dot_runs__pb2.ConnectRequest.SerializeToString,
@@ -147,6 +152,17 @@ class RunServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRunEvents(self, request, context):
+        """Pages through the run's stored log, oldest first: the events after
+        `after_seq` (or the page token), up to `page_size` per page. One answer
+        carries a whole page, so catching up on a long log is far cheaper than
+        replaying it event by event; follow live with StreamRunEvents from the
+        last seq received.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Connect(self, request_iterator, context):
         """One bidirectional stream to subscribe to a run and act on it: inject
         messages, answer human-loop requests, interrupt.
@@ -206,6 +222,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.StreamRunEvents,
                     request_deserializer=ccplane_dot_v1_dot_runs__pb2.StreamRunEventsRequest.FromString,
                     response_serializer=ccplane_dot_v1_dot_events__pb2.RunEvent.SerializeToString,
+            ),
+            'ListRunEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunEvents,
+                    request_deserializer=ccplane_dot_v1_dot_runs__pb2.ListRunEventsRequest.FromString,
+                    response_serializer=ccplane_dot_v1_dot_runs__pb2.ListRunEventsResponse.SerializeToString,
             ),
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
@@ -413,6 +434,33 @@ class RunService:
             '/ccplane.v1.RunService/StreamRunEvents',
             ccplane_dot_v1_dot_runs__pb2.StreamRunEventsRequest.SerializeToString,
             ccplane_dot_v1_dot_events__pb2.RunEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccplane.v1.RunService/ListRunEvents',
+            ccplane_dot_v1_dot_runs__pb2.ListRunEventsRequest.SerializeToString,
+            ccplane_dot_v1_dot_runs__pb2.ListRunEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -72,3 +72,43 @@ async def test_human_loop_feed_streams_and_resumes(
     assert int(after.id) > int(frame.id)
     assert after.json["request"]["questionId"] == question_id
     assert after.json["request"]["status"] == "HUMAN_LOOP_STATUS_RESOLVED"
+
+
+async def test_human_loop_feed_pending_only_through_rest(client: httpx.AsyncClient) -> None:
+    async with client.stream("GET", "/api/human-loop/events?pendingOnly=true") as fresh:
+        assert fresh.status_code == 200
+    bad = await client.get("/api/human-loop/events?pendingOnly=maybe")
+    assert bad.status_code == 400
+
+
+async def test_list_run_events_pages_through_the_log(
+    client: httpx.AsyncClient, finished_run: str, anonymous: httpx.AsyncClient
+) -> None:
+    whole = await client.get(f"/api/runs/{finished_run}/events:list")
+    assert whole.status_code == 200, whole.text
+    body = whole.json()
+    seqs = [int(e["seq"]) for e in body["events"]]
+    assert seqs == list(range(1, 9)), "every event, in order"
+    assert body["lastSeq"] == "8" and body["status"] == "RUN_STATUS_CANCELED"
+    assert "nextPageToken" not in body, "the page reached the end of the log"
+    assert body["events"][1]["messageDelta"]["delta"] == "a"
+
+    first = (await client.get(f"/api/runs/{finished_run}/events:list", params={"pageSize": 3})).json()
+    assert [int(e["seq"]) for e in first["events"]] == [1, 2, 3]
+    token = first["nextPageToken"]
+    second = (
+        await client.get(f"/api/runs/{finished_run}/events:list", params={"pageSize": 3, "pageToken": token})
+    ).json()
+    assert [int(e["seq"]) for e in second["events"]] == [4, 5, 6]
+    tail = (await client.get(f"/api/runs/{finished_run}/events:list", params={"afterSeq": 6})).json()
+    assert [int(e["seq"]) for e in tail["events"]] == [7, 8]
+
+    bad_token = await client.get(f"/api/runs/{finished_run}/events:list", params={"pageToken": "nope"})
+    assert bad_token.status_code == 400
+    negative = await client.get(f"/api/runs/{finished_run}/events:list", params={"afterSeq": -1})
+    assert negative.status_code == 400
+    other_run = await client.get(
+        "/api/runs/run_01J00000000000000000000000/events:list", params={"pageToken": token}
+    )
+    assert other_run.status_code in (400, 404)
+    assert (await anonymous.get(f"/api/runs/{finished_run}/events:list")).status_code == 401

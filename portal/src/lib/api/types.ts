@@ -1,0 +1,45 @@
+// Names for the generated schema types (schema.ts is generated; never edit it).
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type Run = Schemas["ccplane.v1.Run"];
+export type RunStatus = Schemas["ccplane.v1.RunStatus"];
+export type RunEvent = Schemas["ccplane.v1.RunEvent"];
+export type ListRunEventsResponse = Schemas["ccplane.v1.ListRunEventsResponse"];
+export type FileChange = Schemas["ccplane.v1.FileChange"];
+export type PatchStatus = Schemas["ccplane.v1.PatchStatus"];
+export type CommandStatus = Schemas["ccplane.v1.CommandStatus"];
+export type TurnStatus = Schemas["ccplane.v1.TurnStatus"];
+export type TodoItem = Schemas["ccplane.v1.TodoItem"];
+export type TodosUpdated = Schemas["ccplane.v1.TodosUpdated"];
+export type Usage = Schemas["ccplane.v1.Usage"];
+export type UsageUpdated = Schemas["ccplane.v1.UsageUpdated"];
+export type HumanLoopRequest = Schemas["ccplane.v1.HumanLoopRequest"];
+export type HumanLoopKind = Schemas["ccplane.v1.HumanLoopKind"];
+export type HumanLoopDetails = Schemas["ccplane.v1.HumanLoopDetails"];
+export type HumanLoopAnswer = Schemas["ccplane.v1.HumanLoopAnswer"];
+export type StreamRequestsResponse = Schemas["ccplane.v1.StreamRequestsResponse"];
+export type Workspace = Schemas["ccplane.v1.Workspace"];
+export type FileEntry = Schemas["ccplane.v1.FileEntry"];
+export type FileType = Schemas["ccplane.v1.FileType"];
+export type ReadFileResponse = Schemas["ccplane.v1.ReadFileResponse"];
+export type WriteFileResponse = Schemas["ccplane.v1.WriteFileResponse"];
+export type UploadFileResponse = Schemas["ccplane.v1.UploadFileResponse"];
+export type AuditEvent = Schemas["ccplane.v1.AuditEvent"];
+export type AuditAction = Schemas["ccplane.v1.AuditAction"];
+export type Session = Schemas["ccplane.v1.Session"];
+export type Status = Schemas["google.rpc.Status"];
+export type RunSettings = Schemas["ccplane.v1.RunSettings"];
+export type CreateRunRequest = Schemas["ccplane.v1.CreateRunRequest"];
+export type ApprovalMode = Schemas["ccplane.v1.ApprovalMode"];
+export type SandboxMode = Schemas["ccplane.v1.SandboxMode"];
+export type ReasoningEffort = Schemas["ccplane.v1.ReasoningEffort"];
+export type ThreadMode = Schemas["ccplane.v1.ThreadMode"];
+export type ApprovalDecision = Schemas["ccplane.v1.ApprovalDecision"];
+export type HumanLoopStatus = Schemas["ccplane.v1.HumanLoopStatus"];
+export type UserInputQuestion = Schemas["ccplane.v1.UserInputQuestion"];
+export type ReplyResponse = Schemas["ccplane.v1.ReplyResponse"];
+export type FileChangeKind = Schemas["ccplane.v1.FileChangeKind"];
+export type TodoStatus = Schemas["ccplane.v1.TodoStatus"];
+export type StreamTodoEventsResponse = Schemas["ccplane.v1.StreamTodoEventsResponse"];
