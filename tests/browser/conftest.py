@@ -14,9 +14,7 @@ Each test gets a fresh browser context (no cookies, no storage) whose
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 
@@ -24,15 +22,15 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
-from ccplane.v1 import executor_manager_pb2, executor_manager_pb2_grpc, runs_pb2_grpc
+from ccplane.v1 import runs_pb2_grpc
 from common.cli.stack import Stack, StackOptions
 from common.db.engine import Database
 from common.settings import Settings
 from control_plane.auth import DEFAULT_TENANT
 from tests.browser.gateway_process import REPO, GatewayProcess, free_port
 from tests.browser.scenarios import SCENARIOS
-from tests.conftest import create_database, drop_database
-from tests.keys import create_key, internal_channel
+from tests.keys import create_key
+from tests.platform import own_database, wait_for_ready_executors
 
 CHROMIUM = Path("/usr/bin/chromium")
 # CCPLANE_BROWSER_PORTAL_DIR points the tests at another build of the portal
@@ -52,8 +50,6 @@ CHROMIUM_ARGS = [
 WAIT_MS = 15_000
 expect.set_options(timeout=WAIT_MS)
 
-EXECUTORS_READY_S = 60.0
-
 KeyFactory = Callable[..., Awaitable[str]]
 
 
@@ -70,14 +66,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="package")
 def browser_db_url(postgres_server_url: str) -> Iterator[str]:
-    """A database of the platform's own: executors registered by other suites'
-    managers must not receive this stack's runs."""
-    name = f"ccplane_browser_{secrets.token_hex(6)}"
-    url = create_database(postgres_server_url, name)
-    try:
+    with own_database(postgres_server_url, "ccplane_browser") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
@@ -107,19 +97,6 @@ async def stack(browser_db_url: str, tmp_path_factory: pytest.TempPathFactory) -
         yield stack
     finally:
         await stack.stop()
-
-
-async def wait_for_ready_executors(stack: Stack, count: int) -> None:
-    assert stack.manager is not None
-    async with internal_channel(stack.manager.address) as channel:
-        stub = executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel)
-        async with asyncio.timeout(EXECUTORS_READY_S):
-            while True:
-                listed = await stub.ListExecutors(executor_manager_pb2.ListExecutorsRequest())
-                ready = [e for e in listed.executors if e.state == executor_manager_pb2.EXECUTOR_STATE_READY]
-                if len(ready) >= count:
-                    return
-                await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -208,13 +185,14 @@ async def runs(stack: Stack) -> AsyncIterator[runs_pb2_grpc.RunServiceStub]:
 # -- the browser -------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+# Package-scoped like the stack: nothing of the browser suite outlives it.
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def playwright() -> AsyncIterator[Playwright]:
     async with async_playwright() as pw:
         yield pw
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def browser(playwright: Playwright, chromium: Path) -> AsyncIterator[Browser]:
     """Debian's Chromium, headless (Playwright's own browser builds cannot be downloaded here)."""
     browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)

@@ -113,16 +113,15 @@ describe("applyEvents", () => {
     expect(s2.items[1]).not.toBe(s1.items[1]);
   });
 
-  it("applies 20,000 events in batches quickly", () => {
+  // How fast is measured in `make bench` (the portal benchmark), not here.
+  it("applies 20,000 events in batches", () => {
     const events: RunEvent[] = [];
     for (let seq = 1; seq <= 20000; seq++) {
       events.push(seq % 10 === 0 ? ev(seq, "command.started", { commandStarted: { itemId: `c${seq}`, command: "ls" } }) : delta(seq, `m${Math.floor(seq / 10)}`, "tok "));
     }
-    const started = performance.now();
     let s = emptyRunLog;
     for (let i = 0; i < events.length; i += 50) s = applyEvents(s, events.slice(i, i + 50));
     expect(s.lastSeq).toBe(20000);
     expect(s.items.length).toBe(4000);
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 });

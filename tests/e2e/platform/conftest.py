@@ -10,10 +10,8 @@ scenario from the start (a cursor per agent thread).
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -21,149 +19,19 @@ import pytest_asyncio
 from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
 from common.cli.stack import Stack, StackOptions
 from common.settings import Settings
-from tests.conftest import create_database, drop_database
-from tests.keys import internal_channel
+from tests.platform import own_database, scenario_library, wait_for_ready_executors
 
 WAIT_S = 60.0
 
-SCENARIOS: dict[str, Any] = {
-    "name": "e2e-library",
-    "steps": [],
-    "after_last": {"output": [{"message": "[ccplane scripted model] Noted.", "stream": True}]},
-    "library": {
-        "quick": {
-            "steps": [
-                {
-                    "output": [{"exec": "echo hello > hello.txt && cat hello.txt"}],
-                    "usage": {"input_tokens": 100, "output_tokens": 10},
-                },
-                {
-                    "when_contains": "function_call_output",
-                    "output": [{"message": "Wrote hello.txt."}],
-                    "usage": {"input_tokens": 150, "output_tokens": 5},
-                },
-            ]
-        },
-        "five": {
-            "steps": [
-                *[{"output": [{"exec": f"echo step-{i}"}]} for i in range(5)],
-                {"output": [{"message": "Five commands done."}]},
-            ]
-        },
-        "long": {
-            "steps": [
-                {"output": [{"exec": "sleep 30 && echo finished-long"}]},
-                {"when_contains": "function_call_output", "output": [{"message": "The long command ended."}]},
-            ]
-        },
-        "slow": {
-            "steps": [
-                {"output": [{"exec": "sleep 2 && echo one"}]},
-                {"output": [{"exec": "sleep 2 && echo two"}]},
-                {"output": [{"message": "Slow work done."}]},
-            ]
-        },
-        "approve": {
-            "steps": [
-                {"output": [{"exec": "touch approved.txt"}]},
-                {"when_contains": "function_call_output", "output": [{"message": "Approval flow done."}]},
-            ]
-        },
-        "chat": {"steps": [], "after_last": {"output": [{"message": "[ccplane scripted model] Noted."}]}},
-        "read": {
-            "steps": [
-                {"output": [{"exec": "cat hello.txt"}]},
-                {"when_contains": "function_call_output", "output": [{"message": "Read it."}]},
-            ]
-        },
-        "ask": {
-            "steps": [
-                {
-                    "output": [
-                        {
-                            "tool": "request_user_input",
-                            "arguments": {
-                                "questions": [
-                                    {
-                                        "id": "colour",
-                                        "header": "Colour",
-                                        "question": "Which colour?",
-                                        "options": [
-                                            {"label": "Blue", "description": "Calm"},
-                                            {"label": "Red", "description": "Bold"},
-                                        ],
-                                    }
-                                ]
-                            },
-                        }
-                    ]
-                },
-                {"when_contains": "Blue", "output": [{"message": "Blue it is."}]},
-            ]
-        },
-        "plan": {
-            "steps": [
-                {
-                    "output": [
-                        {
-                            "tool": "update_plan",
-                            "arguments": {
-                                "explanation": "Three steps.",
-                                "plan": [
-                                    {"step": "Look around", "status": "in_progress"},
-                                    {"step": "Write notes", "status": "pending"},
-                                    {"step": "Report", "status": "pending"},
-                                ],
-                            },
-                        }
-                    ]
-                },
-                {"output": [{"exec": "echo notes > notes.txt"}]},
-                {
-                    "output": [
-                        {
-                            "tool": "update_plan",
-                            "arguments": {
-                                "plan": [
-                                    {"step": "Look around", "status": "completed"},
-                                    {"step": "Write notes", "status": "completed"},
-                                    {"step": "Report", "status": "in_progress"},
-                                ]
-                            },
-                        }
-                    ]
-                },
-                {
-                    "output": [
-                        {
-                            "tool": "update_plan",
-                            "arguments": {
-                                "plan": [
-                                    {"step": "Look around", "status": "completed"},
-                                    {"step": "Write notes", "status": "completed"},
-                                    {"step": "Report", "status": "completed"},
-                                ]
-                            },
-                        }
-                    ]
-                },
-                {"output": [{"message": "All three steps done."}]},
-            ]
-        },
-    },
-}
+SCENARIOS = scenario_library("e2e-library")
 
 
 @pytest.fixture(scope="package")
 def platform_db_url(postgres_server_url: str) -> Iterator[str]:
     """A database of the platform's own: executors registered by other suites'
     managers must not receive this stack's runs."""
-    name = f"ccplane_e2e_{secrets.token_hex(6)}"
-    url = create_database(postgres_server_url, name)
-    try:
+    with own_database(postgres_server_url, "ccplane_e2e") as url:
         yield url
-    finally:
-        drop_database(postgres_server_url, name)
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
@@ -192,21 +60,6 @@ async def stack(platform_db_url: str, tmp_path_factory: pytest.TempPathFactory) 
         yield stack
     finally:
         await stack.stop()
-
-
-async def wait_for_ready_executors(stack: Stack, count: int) -> None:
-    from ccplane.v1 import executor_manager_pb2, executor_manager_pb2_grpc
-
-    assert stack.manager is not None
-    async with internal_channel(stack.manager.address) as channel:
-        stub = executor_manager_pb2_grpc.ExecutorManagerServiceStub(channel)
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                listed = await stub.ListExecutors(executor_manager_pb2.ListExecutorsRequest())
-                ready = [e for e in listed.executors if e.state == executor_manager_pb2.EXECUTOR_STATE_READY]
-                if len(ready) >= count:
-                    return
-                await asyncio.sleep(0.1)
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
