@@ -12,7 +12,7 @@ PORTAL_BUILD := portal/dist/index.html
 PORTAL_SRC := $(shell find portal/src -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
 PYTEST_ARGS ?=
 
-.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser gen lint format bench clean
+.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser test-portal gen lint format bench clean
 
 install: $(STAMP) $(BUF) $(PORTAL_BUILD)
 
@@ -41,6 +41,7 @@ run: install
 	$(VENV)/bin/ccplane up
 
 test: install system
+	cd portal && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -54,6 +55,10 @@ test-contract: install
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The portal's own unit tests (Vitest, in Node: the stream client, the run log, the features' stores).
+test-portal: $(PORTAL_DEPS)
+	cd portal && npm test
 
 test-browser: install system
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
