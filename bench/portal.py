@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 BUDGETS = {"first_render_s": 2.0, "long_task_ms": 200.0, "initial_js_gzip_kb": 400.0}
 END_MARK = "END-OF-LOG"
+REPEATS = 5
 LIVE_MARK = "END-OF-LIVE"
 
 # Collects frame intervals and long tasks in the page from the moment it is installed.
@@ -205,17 +206,19 @@ async def portal(stack: Stack, *, events: int = 20_000, rate: int = 100, seconds
                     await page.get_by_text(END_MARK).wait_for(timeout=60_000)
                     return time.perf_counter() - started
 
-                baseline = min([await first_render(short_run) for _ in range(3)])
-                long_s = [await first_render(long_run) for _ in range(3)]
+                baseline = [await first_render(short_run) for _ in range(REPEATS)]
+                long_s = [await first_render(long_run) for _ in range(REPEATS)]
+                median = statistics.median(long_s)
                 out["first_render"] = {
                     "events": events,
                     "measured": "navigation to the run page -> the log's last event rendered (warm cache)",
                     "runs_s": [round(s, 3) for s in long_s],
+                    "p50_s": round(median, 3),
                     "best_s": round(min(long_s), 3),
-                    "baseline_100_events_s": round(baseline, 3),
-                    "ratio": round(min(long_s) / baseline, 2),
+                    "baseline_100_events_p50_s": round(statistics.median(baseline), 3),
+                    "ratio_p50": round(median / statistics.median(baseline), 2),
                     "budget_s": BUDGETS["first_render_s"],
-                    "within_budget": min(long_s) <= BUDGETS["first_render_s"],
+                    "within_budget": median <= BUDGETS["first_render_s"],
                 }
 
                 live_run = await _new_run(db, "default", "running")
