@@ -126,9 +126,12 @@ class RunServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def InterruptRun(self, request, context):
-        """Interrupts the running turn without ending the run: the agent stops
-        what it is doing, pending human-loop requests of the turn are withdrawn,
-        and the run stays usable for follow-up messages.
+        """Interrupts the running turn: the agent stops what it is doing and the
+        turn's pending human-loop requests are withdrawn. A message sent
+        meanwhile starts the next turn in the same session; otherwise the
+        session closes and the run ends canceled with its thread kept, so a
+        message (SendMessage) continues it. StopRun, by contrast, means the
+        work is over.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -30,8 +30,9 @@ export function Layout() {
           </li>
         </ul>
         <div className="nav__who">
-          <span className="nav__identity">
-            {session.data?.tenantId ?? ""} · {session.data?.keyId ?? ""}
+          <span className="nav__identity" title={session.data?.keyId ?? ""}>
+            {session.data?.tenantId ?? ""} · {session.data?.keyName || session.data?.keyId || ""}
+            {session.data?.role === "admin" ? " (admin)" : ""}
           </span>
           <button type="button" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
             Sign out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 
@@ -54,7 +55,9 @@ async def test_another_tenants_resources_are_404(
         for method, path, body in (
             ("GET", f"/api/runs/{run['id']}", None),
             ("GET", f"/api/runs/{run['id']}/events", None),
+            ("GET", f"/api/runs/{run['id']}/events:list", None),
             ("POST", f"/api/runs/{run['id']}/stop", {}),
+            ("POST", f"/api/runs/{waiting}:interrupt", {}),
             ("GET", f"/api/human-loop/requests/{question_id}", None),
             (
                 "POST",
@@ -70,6 +73,15 @@ async def test_another_tenants_resources_are_404(
             assert response.json()["code"] == 5 and reason(response).endswith("_NOT_FOUND")
         assert (await owner.get(f"/api/runs/{run['id']}")).status_code == 200
         assert (await owner.get(f"/api/human-loop/requests/{question_id}")).status_code == 200
+        # The intruder's human-loop feed leaves the owner's request out.
+        seen = ""
+        async with intruder.stream("GET", "/api/human-loop/events?pendingOnly=true") as feed:
+            assert feed.status_code == 200
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    async for text in feed.aiter_text():
+                        seen += text
+        assert "keep-alive" in seen and question_id not in seen
 
 
 async def test_reconcile_with_a_user_key_is_403(gateway: Gateway, database: Database) -> None:

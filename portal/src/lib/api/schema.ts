@@ -388,10 +388,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Interrupts the running turn without ending the run: the agent stops what it is doing, pending human-loop requests of the turn are withdrawn, and the run stays usable for follow-up messages.
-         * @description Interrupts the running turn without ending the run: the agent stops
-         *     what it is doing, pending human-loop requests of the turn are withdrawn,
-         *     and the run stays usable for follow-up messages.
+         * Interrupts the running turn: the agent stops what it is doing and the turn's pending human-loop requests are withdrawn.
+         * @description Interrupts the running turn: the agent stops what it is doing and the
+         *     turn's pending human-loop requests are withdrawn. A message sent
+         *     meanwhile starts the next turn in the same session; otherwise the
+         *     session closes and the run ends canceled with its thread kept, so a
+         *     message (SendMessage) continues it. StopRun, by contrast, means the
+         *     work is over.
          */
         post: operations["RunService_InterruptRun"];
         delete?: never;
