@@ -110,6 +110,8 @@ class KeyIdentity:
     role: str
     max_unfinished_runs: int | None
     requests_per_second: float | None
+    # The tenant may run agents with full access (an admin's decision).
+    allow_full_access: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -136,6 +138,7 @@ async def authenticate(session: AsyncSession, secret: str, *, touch: bool = Fals
                 models.ApiKey.last_used_at,
                 models.Tenant.max_unfinished_runs,
                 models.Tenant.requests_per_second,
+                models.Tenant.allow_full_access,
             )
             .join(models.Tenant, models.Tenant.id == models.ApiKey.tenant_id)
             .where(models.ApiKey.key_hash == key_hash(secret), models.ApiKey.revoked_at.is_(None))
@@ -153,7 +156,14 @@ async def authenticate(session: AsyncSession, secret: str, *, touch: bool = Fals
             )
             .values(last_used_at=func.now())
         )
-    return KeyIdentity(row.id, row.tenant_id, row.role, row.max_unfinished_runs, row.requests_per_second)
+    return KeyIdentity(
+        row.id,
+        row.tenant_id,
+        row.role,
+        row.max_unfinished_runs,
+        row.requests_per_second,
+        row.allow_full_access,
+    )
 
 
 async def revoke(session: AsyncSession, key_id: str) -> None:
@@ -204,6 +214,7 @@ class TenantInfo:
     max_unfinished_runs: int | None
     requests_per_second: float | None
     active_keys: int
+    allow_full_access: bool
 
 
 # Marks a limit to set back to the control plane's default.
@@ -216,11 +227,15 @@ async def set_tenant_limits(
     *,
     max_unfinished_runs: int | None = None,
     requests_per_second: float | None = None,
+    allow_full_access: bool | None = None,
 ) -> None:
     """Override a tenant's limits (created if new). None leaves a limit as it
-    is; :data:`DEFAULT_LIMIT` returns it to the default; 0 lifts it."""
+    is; :data:`DEFAULT_LIMIT` returns it to the default; 0 lifts it.
+    ``allow_full_access`` grants or withdraws full access (None: unchanged)."""
     await ensure_tenant(session, tenant)
-    values: dict[str, int | float | None] = {}
+    values: dict[str, int | float | bool | None] = {}
+    if allow_full_access is not None:
+        values["allow_full_access"] = allow_full_access
     for column, value in (
         ("max_unfinished_runs", max_unfinished_runs),
         ("requests_per_second", requests_per_second),
@@ -247,6 +262,7 @@ async def list_tenants(session: AsyncSession) -> list[TenantInfo]:
             models.Tenant.max_unfinished_runs,
             models.Tenant.requests_per_second,
             active,
+            models.Tenant.allow_full_access,
         ).order_by(models.Tenant.id)
     )
     return [TenantInfo(*row) for row in rows]

@@ -55,6 +55,8 @@ class Caller:
     # Set when the credential is a browser session rather than the key itself.
     session_id: str = ""
     session_expires_at: datetime | None = None
+    # The tenant may run agents with full access (see control_plane/runs/permissions.py).
+    full_access: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -144,6 +146,7 @@ class Authenticator:
             limits=limits,
             session_id=session_id,
             session_expires_at=expires_at,
+            full_access=key.allow_full_access,
         )
 
 

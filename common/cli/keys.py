@@ -48,6 +48,11 @@ def add_api_key_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     limits.add_argument("tenant")
     limits.add_argument("--max-runs", type=_limit(int), help="unfinished runs at most")
     limits.add_argument("--rps", type=_limit(float), help="requests per second")
+    limits.add_argument(
+        "--full-access",
+        choices=("allow", "deny"),
+        help="whether the tenant's runs may use the danger_full_access sandbox and any Codex config key",
+    )
     limits.set_defaults(handler=_set_limits)
 
     for parser in (create, listing, revoke, tenant_list, limits):
@@ -132,7 +137,11 @@ def _tenants(args: argparse.Namespace) -> int:
     for tenant in _in_database(args, work):
         runs = "default" if tenant.max_unfinished_runs is None else str(tenant.max_unfinished_runs)
         rps = "default" if tenant.requests_per_second is None else f"{tenant.requests_per_second:g}"
-        print(f"{tenant.tenant_id:<24} max-runs={runs:<8} rps={rps:<8} active-keys={tenant.active_keys}")
+        access = "allow" if tenant.allow_full_access else "deny"
+        print(
+            f"{tenant.tenant_id:<24} max-runs={runs:<8} rps={rps:<8} full-access={access:<5} "
+            f"active-keys={tenant.active_keys}"
+        )
     return 0
 
 
@@ -143,6 +152,7 @@ def _set_limits(args: argparse.Namespace) -> int:
             args.tenant,
             max_unfinished_runs=None if args.max_runs is None else int(args.max_runs),
             requests_per_second=args.rps,
+            allow_full_access=None if args.full_access is None else args.full_access == "allow",
         )
 
     _in_database(args, work)

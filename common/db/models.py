@@ -104,6 +104,8 @@ class Tenant(Base):
     # Overrides of the control plane's default limits (NULL: the default; 0: none).
     max_unfinished_runs: Mapped[int | None]
     requests_per_second: Mapped[float | None]
+    # May ask for the danger_full_access sandbox and any Codex configuration key.
+    allow_full_access: Mapped[bool] = mapped_column(server_default=text("false"))
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="tenant", lazy="raise")
 

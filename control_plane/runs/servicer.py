@@ -21,6 +21,7 @@ from control_plane.events.stream import list_run_events, stream_run_events, wait
 from control_plane.human_loop.servicer import answer
 from control_plane.runs import actions, store
 from control_plane.runs.convert import run_to_proto
+from control_plane.runs.permissions import check_run_settings
 from control_plane.runs.records import RunRecord
 from control_plane.runs.state_machine import TERMINAL, RunStatus, status_from_proto
 from control_plane.runs.validation import require_id, validate_create_run, validate_request_id
@@ -47,8 +48,10 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
         new = validate_create_run(
             request, default_model=self._settings.default_model, trace_id=current_trace_id()
         )
+        caller = current_caller()
+        check_run_settings(request.settings, caller)
         async with self._db.session() as session, session.begin():
-            run, _ = await store.create_run(session, current_caller(), new)
+            run, _ = await store.create_run(session, caller, new)
         return runs_pb2.CreateRunResponse(run=run_to_proto(run))
 
     async def GetRun(

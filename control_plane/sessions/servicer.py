@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import grpc
@@ -21,6 +22,7 @@ def _to_proto(caller: Caller, key_name: str) -> sessions_pb2.Session:
         key_id=caller.key_id,
         key_name=key_name,
         role=caller.role,
+        full_access=caller.full_access,
     )
     if caller.session_expires_at is not None:
         session.expire_time.FromDatetime(caller.session_expires_at)
@@ -50,14 +52,7 @@ class SessionServicer(sessions_pb2_grpc.SessionServiceServicer):
         async with self._db.session() as session, session.begin():
             new = await store.start(session, caller.key_id, caller.tenant_id, ttl)
             name = await store.key_name(session, caller.key_id)
-        as_session = Caller(
-            tenant_id=caller.tenant_id,
-            key_id=caller.key_id,
-            role=caller.role,
-            limits=caller.limits,
-            session_id=new.session_id,
-            session_expires_at=new.expires_at,
-        )
+        as_session = dataclasses.replace(caller, session_id=new.session_id, session_expires_at=new.expires_at)
         return sessions_pb2.CreateSessionResponse(session=_to_proto(as_session, name), token=new.token)
 
     async def GetSession(

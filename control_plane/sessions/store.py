@@ -85,6 +85,7 @@ async def authenticate(session: AsyncSession, token: str) -> SessionIdentity | N
                 models.ApiKey.role,
                 models.Tenant.max_unfinished_runs,
                 models.Tenant.requests_per_second,
+                models.Tenant.allow_full_access,
             )
             .join(models.ApiKey, models.ApiKey.id == models.BrowserSession.api_key_id)
             .join(models.Tenant, models.Tenant.id == models.ApiKey.tenant_id)
@@ -98,7 +99,14 @@ async def authenticate(session: AsyncSession, token: str) -> SessionIdentity | N
     ).one_or_none()
     if row is None:
         return None
-    key = KeyIdentity(row.key_id, row.tenant_id, row.role, row.max_unfinished_runs, row.requests_per_second)
+    key = KeyIdentity(
+        row.key_id,
+        row.tenant_id,
+        row.role,
+        row.max_unfinished_runs,
+        row.requests_per_second,
+        row.allow_full_access,
+    )
     return SessionIdentity(row.id, key, row.name, row.expires_at)
 
 

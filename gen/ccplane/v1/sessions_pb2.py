@@ -28,7 +28,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x63plane/v1/sessions.proto\x12\nccplane.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x07Session\x12\x18\n\nsession_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06key_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08key_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04role\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\">\n\x14\x43reateSessionRequest\x12&\n\x03ttl\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"L\n\x15\x43reateSessionResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.ccplane.v1.Session\x12\r\n\x05token\x18\x02 \x01(\t\"\x13\n\x11GetSessionRequest\":\n\x12GetSessionResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.ccplane.v1.Session\"\x16\n\x14\x44\x65leteSessionRequest\"\x17\n\x15\x44\x65leteSessionResponse2\x9f\x02\n\x0eSessionService\x12T\n\rCreateSession\x12 .ccplane.v1.CreateSessionRequest\x1a!.ccplane.v1.CreateSessionResponse\x12\x61\n\nGetSession\x12\x1d.ccplane.v1.GetSessionRequest\x1a\x1e.ccplane.v1.GetSessionResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/session\x12T\n\rDeleteSession\x12 .ccplane.v1.DeleteSessionRequest\x1a!.ccplane.v1.DeleteSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x63plane/v1/sessions.proto\x12\nccplane.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n\x07Session\x12\x18\n\nsession_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06key_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08key_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04role\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x66ull_access\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\">\n\x14\x43reateSessionRequest\x12&\n\x03ttl\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"L\n\x15\x43reateSessionResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.ccplane.v1.Session\x12\r\n\x05token\x18\x02 \x01(\t\"\x13\n\x11GetSessionRequest\":\n\x12GetSessionResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.ccplane.v1.Session\"\x16\n\x14\x44\x65leteSessionRequest\"\x17\n\x15\x44\x65leteSessionResponse2\x9f\x02\n\x0eSessionService\x12T\n\rCreateSession\x12 .ccplane.v1.CreateSessionRequest\x1a!.ccplane.v1.CreateSessionResponse\x12\x61\n\nGetSession\x12\x1d.ccplane.v1.GetSessionRequest\x1a\x1e.ccplane.v1.GetSessionResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/session\x12T\n\rDeleteSession\x12 .ccplane.v1.DeleteSessionRequest\x1a!.ccplane.v1.DeleteSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,22 +47,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSION'].fields_by_name['role']._serialized_options = b'\342A\001\003'
   _globals['_SESSION'].fields_by_name['expire_time']._loaded_options = None
   _globals['_SESSION'].fields_by_name['expire_time']._serialized_options = b'\342A\001\003'
+  _globals['_SESSION'].fields_by_name['full_access']._loaded_options = None
+  _globals['_SESSION'].fields_by_name['full_access']._serialized_options = b'\342A\001\003'
   _globals['_SESSIONSERVICE'].methods_by_name['GetSession']._loaded_options = None
   _globals['_SESSIONSERVICE'].methods_by_name['GetSession']._serialized_options = b'\202\323\344\223\002\016\022\014/api/session'
   _globals['_SESSION']._serialized_start=170
-  _globals['_SESSION']._serialized_end=351
-  _globals['_CREATESESSIONREQUEST']._serialized_start=353
-  _globals['_CREATESESSIONREQUEST']._serialized_end=415
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=417
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=493
-  _globals['_GETSESSIONREQUEST']._serialized_start=495
-  _globals['_GETSESSIONREQUEST']._serialized_end=514
-  _globals['_GETSESSIONRESPONSE']._serialized_start=516
-  _globals['_GETSESSIONRESPONSE']._serialized_end=574
-  _globals['_DELETESESSIONREQUEST']._serialized_start=576
-  _globals['_DELETESESSIONREQUEST']._serialized_end=598
-  _globals['_DELETESESSIONRESPONSE']._serialized_start=600
-  _globals['_DELETESESSIONRESPONSE']._serialized_end=623
-  _globals['_SESSIONSERVICE']._serialized_start=626
-  _globals['_SESSIONSERVICE']._serialized_end=913
+  _globals['_SESSION']._serialized_end=378
+  _globals['_CREATESESSIONREQUEST']._serialized_start=380
+  _globals['_CREATESESSIONREQUEST']._serialized_end=442
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=444
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=520
+  _globals['_GETSESSIONREQUEST']._serialized_start=522
+  _globals['_GETSESSIONREQUEST']._serialized_end=541
+  _globals['_GETSESSIONRESPONSE']._serialized_start=543
+  _globals['_GETSESSIONRESPONSE']._serialized_end=601
+  _globals['_DELETESESSIONREQUEST']._serialized_start=603
+  _globals['_DELETESESSIONREQUEST']._serialized_end=625
+  _globals['_DELETESESSIONRESPONSE']._serialized_start=627
+  _globals['_DELETESESSIONRESPONSE']._serialized_end=650
+  _globals['_SESSIONSERVICE']._serialized_start=653
+  _globals['_SESSIONSERVICE']._serialized_end=940
 # @@protoc_insertion_point(module_scope)

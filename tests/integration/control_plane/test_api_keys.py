@@ -121,7 +121,7 @@ def test_cli_sets_and_lists_tenant_limits(db_url: str) -> None:
     env = {**os.environ, "CCPLANE_DATABASE_URL": db_url, "CCPLANE_LOG_LEVEL": "WARNING"}
     subprocess.run(
         [sys.executable, "-m", "common.cli.main", "tenants", "set-limits", "cli-limits", "--max-runs", "7",
-         "--rps", "default"],
+         "--rps", "default", "--full-access", "allow"],
         env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     listed = subprocess.run(
@@ -129,7 +129,7 @@ def test_cli_sets_and_lists_tenant_limits(db_url: str) -> None:
         env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     (line,) = [line for line in listed.stdout.splitlines() if line.startswith("cli-limits ")]
-    assert "max-runs=7" in line and "rps=default" in line
+    assert "max-runs=7" in line and "rps=default" in line and "full-access=allow" in line
     refused = subprocess.run(
         [sys.executable, "-m", "common.cli.main", "tenants", "set-limits", "cli-limits", "--max-runs", "-2"],
         env=env, capture_output=True, text=True, timeout=60, check=False,

@@ -8,6 +8,7 @@ import contextlib
 import httpx
 
 from common.db.engine import Database
+from control_plane import api_keys
 from gateway import Gateway
 from tests.conftest import RunFactory
 from tests.integration.human_loop.conftest import ask
@@ -105,3 +106,30 @@ async def test_limits_are_429_with_retry_after(gateway: Gateway, database: Datab
         assert limited[0].headers["retry-after"] == "1"
         retry = [d for d in limited[0].json()["details"] if d["@type"].endswith("google.rpc.RetryInfo")]
         assert retry and retry[0]["retryDelay"].endswith("s")
+
+
+async def test_full_access_and_unsafe_overrides_need_the_tenant_setting(
+    gateway: Gateway, database: Database
+) -> None:
+    full = {"prompt": "go", "settings": {"sandboxMode": "SANDBOX_MODE_DANGER_FULL_ACCESS"}}
+    unsafe = {"prompt": "go", "settings": {"configOverrides": {"model_providers.x.env_key": "CCPLANE_X"}}}
+    safe = {"prompt": "go", "settings": {"configOverrides": {"model_reasoning_summary": "detailed"}}}
+    async with as_key(gateway, await create_key(database, "http-sandboxed", "admin")) as client:
+        refused = await client.post("/api/runs", json=full)
+        assert refused.status_code == 403 and reason(refused) == "FULL_ACCESS_NOT_ALLOWED"
+        assert "settings.sandbox_mode" in refused.json()["message"]
+        bad = await client.post("/api/runs", json=unsafe)
+        assert bad.status_code == 400 and reason(bad) == "CONFIG_OVERRIDE_NOT_ALLOWED"
+        (violations,) = [d for d in bad.json()["details"] if d["@type"].endswith("BadRequest")]
+        assert (
+            violations["fieldViolations"][0]["field"]
+            == "settings.config_overrides['model_providers.x.env_key']"
+        )
+        assert (await client.post("/api/runs", json=safe)).status_code == 200
+        listed = (await client.get("/api/runs")).json()["runs"]
+        assert len(listed) == 1, "refused runs were not created"
+
+        async with database.session() as session, session.begin():
+            await api_keys.set_tenant_limits(session, "http-sandboxed", allow_full_access=True)
+        assert (await client.post("/api/runs", json=full)).status_code == 200
+        assert (await client.post("/api/runs", json=unsafe)).status_code == 200

@@ -1197,6 +1197,11 @@ export interface components {
         "ccplane.v1.Session": {
             /** @description When the session ends; unset for an API key. */
             readonly expireTime?: components["schemas"]["google.protobuf.Timestamp"];
+            /**
+             * @description The tenant may run agents with full access (the danger_full_access
+             *     sandbox, any Codex configuration key).
+             */
+            readonly fullAccess?: boolean;
             /** @description The API key the credential stands for. */
             readonly keyId?: string;
             readonly keyName?: string;

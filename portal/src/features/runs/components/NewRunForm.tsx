@@ -2,6 +2,7 @@
 import { useId, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 import { ErrorBanner } from "@/components/ErrorBanner";
+import { useSession } from "@/features/auth";
 import { ApiError, toApiError } from "@/lib/api/errors";
 import type { ApprovalMode, CreateRunRequest, ReasoningEffort, RunSettings, SandboxMode, ThreadMode } from "@/lib/api/types";
 import { useCreateRun, useWorkspaceChoices } from "../api/runs";
@@ -41,6 +42,8 @@ export function NewRunForm() {
   const navigate = useNavigate();
   const workspaces = useWorkspaceChoices();
   const createRun = useCreateRun();
+  // Full access is an admin's grant to the tenant; offer it only when granted.
+  const fullAccess = useSession().data?.fullAccess ?? false;
   const [prompt, setPrompt] = useState("");
   const [workspaceId, setWorkspaceId] = useState("");
   const [approvalMode, setApprovalMode] = useState<ApprovalMode>("APPROVAL_MODE_UNSPECIFIED");
@@ -134,11 +137,15 @@ export function NewRunForm() {
         <label>
           <span>Sandbox</span>
           <select value={sandboxMode} onChange={(e) => setSandboxMode(e.target.value as SandboxMode)}>
-            {SANDBOX_CHOICES.map((value) => (
-              <option key={value} value={value}>
-                {SANDBOX_LABELS[value]}
-              </option>
-            ))}
+            {SANDBOX_CHOICES.map((value) => {
+              const withheld = value === "SANDBOX_MODE_DANGER_FULL_ACCESS" && !fullAccess;
+              return (
+                <option key={value} value={value} disabled={withheld}>
+                  {SANDBOX_LABELS[value]}
+                  {withheld ? " (not allowed for this tenant)" : ""}
+                </option>
+              );
+            })}
           </select>
         </label>
         <label>
