@@ -67,6 +67,45 @@ def bundled_path_dir() -> Path | None:
     return Path(found) if found is not None else None
 
 
+# What a session's Codex inherits from the executor: enough to run programs,
+# read the locale and reach the model through a proxy — never the rest of the
+# executor's environment, which holds the platform's settings and secrets
+# (the internal credential, the database URL, object-store keys).
+INHERITED_ENV = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "TMPDIR",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+    }
+)
+INHERITED_PREFIXES = ("LC_",)
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` a session may see (see :data:`INHERITED_ENV`)."""
+    env = {k: v for k, v in environ.items() if k in INHERITED_ENV or k.startswith(INHERITED_PREFIXES)}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
 class CodexProcess:
     """A running ``codex app-server``; use ``start()`` then ``stop()``."""
 
@@ -120,7 +159,9 @@ class CodexProcess:
         return list(self._stderr_tail)
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """Built from nothing: the inherited allow-list, then the session's own
+        variables (the run's ``env`` setting, the model's key), then ours."""
+        env = inherited_environment(os.environ)
         env.update(self._extra_env)
         env["CODEX_HOME"] = str(self.codex_home)
         env[MARKER_ENV] = self.marker

@@ -23,7 +23,7 @@ from executor.providers import (
     default_registry,
 )
 from executor.providers.codex import CodexSession, ModelConfig
-from executor.providers.codex.process import CodexProcess
+from executor.providers.codex.process import MARKER_ENV, CodexProcess
 from executor.providers.errors import (
     SessionStateError,
     ThreadStateNotFoundError,
@@ -163,3 +163,33 @@ async def test_crashed_process_leaves_no_orphans(tmp_path: Path) -> None:
     assert running("sleep 53.62"), "orphans survive their parent"
     await asyncio.wait_for(process.stop(), 5.0)
     assert running("sleep 53.62") == []
+
+
+async def test_codex_sees_an_environment_built_from_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the allow-listed variables of the executor reach a session; the
+    platform's settings and secrets in the executor's environment do not."""
+    for name in ("CCPLANE_INTERNAL_TOKEN", "CCPLANE_DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, f"secret-{name.lower()}")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    process = CodexProcess(
+        codex_home=tmp_path,
+        cwd=tmp_path,
+        env={"RUN_SETTING": "mine"},
+        binary=Path("/bin/sh"),
+        args=["-c", "env; echo END"],
+    )
+    await process.start()
+    lines: list[str] = []
+    async with asyncio.timeout(10):
+        while (line := (await process.stdout.readline()).decode().rstrip("\n")) != "END":
+            lines.append(line)
+    await process.stop(grace=0.2)
+    seen = dict(line.split("=", 1) for line in lines if "=" in line)
+    assert not [value for value in seen.values() if value.startswith("secret-")], seen
+    assert seen["RUN_SETTING"] == "mine" and seen["CODEX_HOME"] == str(tmp_path)
+    assert seen["LC_ALL"] == "C.UTF-8" and seen["https_proxy"] == "http://proxy.invalid:3128"
+    assert "PATH" in seen and "HOME" in seen
+    assert not [name for name in seen if name.startswith("CCPLANE_") and name != MARKER_ENV]
