@@ -16,10 +16,8 @@ from ccplane.v1 import executor_pb2_grpc
 from common import credentials
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.settings import Settings
-from executor.model_proxy import ModelProxy
 from executor.providers import default_registry
 from executor.providers.base import ProviderRegistry
-from executor.providers.codex.config import ModelConfig
 from executor.servicer import ExecutorServicer
 from executor.sessions import HostConfig, SessionHost
 
@@ -43,7 +41,6 @@ class Executor:
         self.config = config
         self.internal_token = internal_token or credentials.internal_token(Settings().resolved_data_dir())
         self.host = SessionHost(config, registry or default_registry(), session_options)
-        self.model_proxy: ModelProxy | None = None
         self.server: GrpcServer | None = None
         self._janitor: asyncio.Task[None] | None = None
 
@@ -54,7 +51,6 @@ class Executor:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        await self._start_model_proxy()
         self.server = GrpcServer(
             [
                 ServiceRegistration(
@@ -72,16 +68,6 @@ class Executor:
         self._janitor = asyncio.create_task(self._forget_ended_sessions(), name="executor-janitor")
         log.info("executor ready", extra={"executor_id": self.config.executor_id, "address": self.address})
 
-    async def _start_model_proxy(self) -> None:
-        """Sessions reach a key-authenticated model through the proxy, never with the key."""
-        upstream = self.host.session_options.get("model") or ModelConfig.from_env()
-        if not isinstance(upstream, ModelConfig) or upstream.use_codex_login or not upstream.api_key:
-            return
-        self.model_proxy = ModelProxy(upstream)
-        await self.model_proxy.start()
-        self.host.session_options.setdefault("model", upstream)
-        self.host.session_options["model_proxy"] = self.model_proxy
-
     async def _forget_ended_sessions(self) -> None:
         while True:
             await asyncio.sleep(30)
@@ -96,6 +82,3 @@ class Executor:
         if self.server is not None:
             await self.server.stop(grace=2.0)
             self.server = None
-        if self.model_proxy is not None:
-            await self.model_proxy.stop()
-            self.model_proxy = None

@@ -249,11 +249,6 @@ class SessionHost:
         return self._draining
 
     @property
-    def session_options(self) -> dict[str, Any]:
-        """Keyword arguments every new provider session gets (the executor adds its model proxy)."""
-        return self._session_options
-
-    @property
     def slots_used(self) -> int:
         return sum(1 for s in self._sessions.values() if not s.outputs.ended)
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ccplane.v1 import events_pb2, human_loop_pb2
 from common.ids import QUESTION, new_id
@@ -56,9 +55,6 @@ from executor.providers.codex.translate import (
     codex_answer,
     turn_status,
 )
-
-if TYPE_CHECKING:
-    from executor.model_proxy import Grant, ModelProxy
 from executor.providers.errors import (
     ProviderError,
     ProviderUnavailableError,
@@ -111,14 +107,9 @@ class CodexSession(ProviderSession):
         startup_warnings: Sequence[str] = (),
         limits: SessionLimits | None = None,
         codex_binary: Path | None = None,
-        model_proxy: ModelProxy | None = None,
     ) -> None:
         self.spec = spec
         self.model_config = model if model is not None else ModelConfig.from_env()
-        # Through the executor's model proxy, Codex gets a token of this
-        # session instead of the model's credential (executor/model_proxy.py).
-        self._model_proxy = model_proxy
-        self._grant: Grant | None = None
         self.limits = limits or SessionLimits()
         self._codex_binary = codex_binary
         self._startup_warnings = list(startup_warnings)
@@ -222,7 +213,6 @@ class CodexSession(ProviderSession):
             )
         try:
             self.model_config.check()
-            self._through_proxy()
             await self._launch(workspace, resume_from)
         except ProviderError as exc:
             await self._fail(str(exc), exc.reason)
@@ -235,14 +225,6 @@ class CodexSession(ProviderSession):
         except Exception as exc:
             log.exception("codex session %s failed to start", self.spec.run_id)
             await self._fail(f"the session failed to start: {exc}", "INTERNAL")
-
-    def _through_proxy(self) -> None:
-        if self._model_proxy is None or self.model_config.use_codex_login:
-            return
-        self._grant = self._model_proxy.grant(self.spec.run_id)
-        self.model_config = dataclasses.replace(
-            self.model_config, base_url=self._grant.base_url, api_key=self._grant.token
-        )
 
     def _find_thread_state(self, thread_id: str) -> Path | None:
         """The saved rollout to import, or None when CODEX_HOME has it."""
@@ -645,8 +627,6 @@ class CodexSession(ProviderSession):
                         await task
             await self._export_thread_state()
         finally:
-            if self._grant is not None and self._model_proxy is not None:
-                self._model_proxy.revoke(self._grant.token)
             if self._owns_codex_home and self._codex_home is not None:
                 await asyncio.to_thread(shutil.rmtree, self._codex_home, True)
             for question_id in self._questions:
