@@ -21,23 +21,13 @@ from typing import Any
 
 from ccplane.v1 import events_pb2
 from common import ids
+from common.chromium import CHROMIUM, CHROMIUM_ARGS
 from common.cli.stack import Stack
 from common.db import models
 from common.db.engine import Database
 from control_plane.events.log import append_events
 
 PORTAL_DIST = Path(__file__).resolve().parent.parent / "portal" / "dist"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 BUDGETS = {"first_render_s": 2.0, "long_task_ms": 200.0, "initial_js_gzip_kb": 400.0}
 END_MARK = "END-OF-LOG"
 REPEATS = 5
@@ -187,7 +177,7 @@ async def portal(stack: Stack, *, events: int = 20_000, rate: int = 100, seconds
         await _append(db, long_run, _synthetic(events, END_MARK))
         await _append(db, short_run, _synthetic(100, END_MARK))
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
             try:
                 context = await browser.new_context(
                     base_url=stack.gateway.url, viewport={"width": 1280, "height": 800}

@@ -20,8 +20,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Final, Unpack
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,6 +119,29 @@ class KeyIdentity:
         return self.role == "admin"
 
 
+# What a valid key stands for, selected with the key joined to its tenant.
+IDENTITY_COLUMNS: Final = (
+    models.ApiKey.id.label("key_id"),
+    models.ApiKey.tenant_id,
+    models.ApiKey.role,
+    models.Tenant.max_unfinished_runs,
+    models.Tenant.requests_per_second,
+    models.Tenant.allow_full_access,
+)
+
+
+def identity_of(row: Row[Unpack[tuple[Any, ...]]]) -> KeyIdentity:
+    """The :class:`KeyIdentity` of a row selected with :data:`IDENTITY_COLUMNS`."""
+    return KeyIdentity(
+        row.key_id,
+        row.tenant_id,
+        row.role,
+        row.max_unfinished_runs,
+        row.requests_per_second,
+        row.allow_full_access,
+    )
+
+
 # How stale ``last_used_at`` may get: it is written at most this often per key.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -131,15 +155,7 @@ async def authenticate(session: AsyncSession, secret: str, *, touch: bool = Fals
         return None
     row = (
         await session.execute(
-            select(
-                models.ApiKey.id,
-                models.ApiKey.tenant_id,
-                models.ApiKey.role,
-                models.ApiKey.last_used_at,
-                models.Tenant.max_unfinished_runs,
-                models.Tenant.requests_per_second,
-                models.Tenant.allow_full_access,
-            )
+            select(*IDENTITY_COLUMNS)
             .join(models.Tenant, models.Tenant.id == models.ApiKey.tenant_id)
             .where(models.ApiKey.key_hash == key_hash(secret), models.ApiKey.revoked_at.is_(None))
         )
@@ -150,20 +166,13 @@ async def authenticate(session: AsyncSession, secret: str, *, touch: bool = Fals
         await session.execute(
             update(models.ApiKey)
             .where(
-                models.ApiKey.id == row.id,
+                models.ApiKey.id == row.key_id,
                 (models.ApiKey.last_used_at.is_(None))
                 | (models.ApiKey.last_used_at < func.now() - _LAST_USED_RESOLUTION),
             )
             .values(last_used_at=func.now())
         )
-    return KeyIdentity(
-        row.id,
-        row.tenant_id,
-        row.role,
-        row.max_unfinished_runs,
-        row.requests_per_second,
-        row.allow_full_access,
-    )
+    return identity_of(row)
 
 
 async def revoke(session: AsyncSession, key_id: str) -> None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from ccplane.v1 import executor_manager_pb2, executor_manager_pb2_grpc
-from common.cli.stack import Stack
+from common.cli.stack import Stack, StackOptions
+from common.settings import Settings
 from tests.conftest import create_database, drop_database
 from tests.keys import internal_channel
 
@@ -181,3 +183,38 @@ async def wait_for_ready_executors(stack: Stack, count: int) -> None:
             if len(ready) >= count:
                 return
             await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    database_url: str, data_dir: Path, scenario: Mapping[str, Any], *, serve_gateway: bool = True
+) -> AsyncIterator[Stack]:
+    """The whole platform with two ready executors playing ``scenario``; stopped on exit.
+
+    ``serve_gateway=False`` leaves the REST gateway out (the browser suite
+    runs it as a process of its own, to kill it)."""
+    settings = Settings()
+    settings.database_url = database_url
+    settings.data_dir = data_dir
+    stack = Stack(
+        settings,
+        StackOptions(
+            demo=True,
+            scenario=scenario,
+            min_executors=2,
+            max_executors=2,
+            slots_per_executor=4,
+            heartbeat_interval=1.0,
+            heartbeat_timeout=20.0,
+            manager_port=0,
+            grpc_port=0,
+            gateway_port=0,
+            serve_gateway=serve_gateway,
+        ),
+    )
+    await stack.start()
+    try:
+        await wait_for_ready_executors(stack, 2)
+        yield stack
+    finally:
+        await stack.stop()

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import ids
 from common.db import models
-from control_plane.api_keys import KeyIdentity
+from control_plane.api_keys import IDENTITY_COLUMNS, KeyIdentity, identity_of
 
 TOKEN_PREFIX = "ccs_"
 
@@ -79,13 +79,8 @@ async def authenticate(session: AsyncSession, token: str) -> SessionIdentity | N
             select(
                 models.BrowserSession.id,
                 models.BrowserSession.expires_at,
-                models.ApiKey.id.label("key_id"),
                 models.ApiKey.name,
-                models.ApiKey.tenant_id,
-                models.ApiKey.role,
-                models.Tenant.max_unfinished_runs,
-                models.Tenant.requests_per_second,
-                models.Tenant.allow_full_access,
+                *IDENTITY_COLUMNS,
             )
             .join(models.ApiKey, models.ApiKey.id == models.BrowserSession.api_key_id)
             .join(models.Tenant, models.Tenant.id == models.ApiKey.tenant_id)
@@ -99,15 +94,7 @@ async def authenticate(session: AsyncSession, token: str) -> SessionIdentity | N
     ).one_or_none()
     if row is None:
         return None
-    key = KeyIdentity(
-        row.key_id,
-        row.tenant_id,
-        row.role,
-        row.max_unfinished_runs,
-        row.requests_per_second,
-        row.allow_full_access,
-    )
-    return SessionIdentity(row.id, key, row.name, row.expires_at)
+    return SessionIdentity(row.id, identity_of(row), row.name, row.expires_at)
 
 
 async def end(session: AsyncSession, session_id: str) -> bool:

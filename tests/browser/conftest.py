@@ -23,29 +23,18 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
 from ccplane.v1 import runs_pb2_grpc
-from common.cli.stack import Stack, StackOptions
+from common.chromium import CHROMIUM, CHROMIUM_ARGS
+from common.cli.stack import Stack
 from common.db.engine import Database
-from common.settings import Settings
 from control_plane.auth import DEFAULT_TENANT
 from tests.browser.gateway_process import REPO, GatewayProcess, free_port
 from tests.browser.scenarios import SCENARIOS
 from tests.keys import create_key
-from tests.platform import own_database, wait_for_ready_executors
+from tests.platform import own_database, running_platform
 
-CHROMIUM = Path("/usr/bin/chromium")
 # CCPLANE_BROWSER_PORTAL_DIR points the tests at another build of the portal
 # (e.g. a snapshot, while someone rebuilds portal/dist under the running tests).
 PORTAL_DIR = Path(os.environ.get("CCPLANE_BROWSER_PORTAL_DIR") or REPO / "portal" / "dist")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 # Playwright's waits (actions, navigation, expect), in milliseconds.
 WAIT_MS = 15_000
 expect.set_options(timeout=WAIT_MS)
@@ -73,30 +62,9 @@ def browser_db_url(postgres_server_url: str) -> Iterator[str]:
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def stack(browser_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """Control plane, executor-manager and two executors; no gateway (see ``gateway``)."""
-    settings = Settings()
-    settings.database_url = browser_db_url
-    settings.data_dir = tmp_path_factory.mktemp("ccplane-browser")
-    stack = Stack(
-        settings,
-        StackOptions(
-            demo=True,
-            scenario=SCENARIOS,
-            min_executors=2,
-            max_executors=2,
-            slots_per_executor=4,
-            heartbeat_interval=1.0,
-            heartbeat_timeout=20.0,
-            manager_port=0,
-            grpc_port=0,
-            serve_gateway=False,
-        ),
-    )
-    await stack.start()
-    try:
-        await wait_for_ready_executors(stack, 2)
+    data_dir = tmp_path_factory.mktemp("ccplane-browser")
+    async with running_platform(browser_db_url, data_dir, SCENARIOS, serve_gateway=False) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 @pytest.fixture(scope="session")
@@ -195,7 +163,7 @@ async def playwright() -> AsyncIterator[Playwright]:
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def browser(playwright: Playwright, chromium: Path) -> AsyncIterator[Browser]:
     """Debian's Chromium, headless (Playwright's own browser builds cannot be downloaded here)."""
-    browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+    browser = await playwright.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS))
     try:
         yield browser
     finally:

@@ -9,8 +9,6 @@ export const queryKeys = {
   },
   humanLoop: {
     all: ["human-loop"] as const,
-    pending: ["human-loop", "pending"] as const,
-    request: (questionId: string) => ["human-loop", "request", questionId] as const,
   },
   workspaces: {
     all: ["workspaces"] as const,

@@ -13,39 +13,14 @@ import { createStore, type StoreApi } from "zustand/vanilla";
 import { notifyUnauthorized } from "./api/client";
 import type { ApiError } from "./api/errors";
 import type { ListRunEventsResponse, RunEvent } from "./api/types";
+import { createBatchedStore, type BatchedStore } from "./batchedStore";
 import { applyEvents, emptyRunLog, type RunLogState } from "./runLog";
 import { openStream, type ConnectionState, type StreamHandle, type StreamOptions } from "./sse";
 
-export interface RunLogStore {
-  store: StoreApi<RunLogState>;
-  /** Queue an event; applied with the rest of its batch. */
-  push(event: RunEvent): void;
-  /** Apply queued events now. */
-  flush(): void;
-}
+export type RunLogStore = BatchedStore<RunLogState, RunEvent>;
 
 export function createRunLogStore(initial: RunLogState = emptyRunLog): RunLogStore {
-  const store = createStore<RunLogState>(() => initial);
-  let queue: RunEvent[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (queue.length === 0) return;
-    const batch = queue;
-    queue = [];
-    store.setState(applyEvents(store.getState(), batch), true);
-  };
-  return {
-    store,
-    flush,
-    push(event) {
-      queue.push(event);
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(flush);
-      }
-    },
-  };
+  return createBatchedStore(initial, applyEvents);
 }
 
 export interface ConnectionInfo {

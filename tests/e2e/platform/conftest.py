@@ -17,9 +17,8 @@ import pytest
 import pytest_asyncio
 
 from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
-from common.cli.stack import Stack, StackOptions
-from common.settings import Settings
-from tests.platform import own_database, scenario_library, wait_for_ready_executors
+from common.cli.stack import Stack
+from tests.platform import own_database, running_platform, scenario_library
 
 WAIT_S = 60.0
 
@@ -36,30 +35,9 @@ def platform_db_url(postgres_server_url: str) -> Iterator[str]:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def stack(platform_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    settings = Settings()
-    settings.database_url = platform_db_url
-    settings.data_dir = tmp_path_factory.mktemp("ccplane-e2e")
-    stack = Stack(
-        settings,
-        StackOptions(
-            demo=True,
-            scenario=SCENARIOS,
-            min_executors=2,
-            max_executors=2,
-            slots_per_executor=4,
-            heartbeat_interval=1.0,
-            heartbeat_timeout=20.0,
-            manager_port=0,
-            grpc_port=0,
-            gateway_port=0,
-        ),
-    )
-    await stack.start()
-    try:
-        await wait_for_ready_executors(stack, 2)
+    data_dir = tmp_path_factory.mktemp("ccplane-e2e")
+    async with running_platform(platform_db_url, data_dir, SCENARIOS) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")

@@ -3,6 +3,7 @@
 import { createStore, type StoreApi } from "zustand/vanilla";
 import type { StreamRequestsResponse } from "@/lib/api/types";
 import type { ConnectionInfo } from "@/lib/runLogStore";
+import { createBatchedStore } from "@/lib/batchedStore";
 import { openStream, type StreamOptions } from "@/lib/sse";
 import { applyFeedChanges, emptyFeed, type HumanLoopFeedState } from "./feedState";
 
@@ -23,18 +24,8 @@ export type FeedOptions = Pick<
 >;
 
 export function followHumanLoopFeed(options: FeedOptions = {}): HumanLoopFeedFollower {
-  const store = createStore<HumanLoopFeedState>(() => emptyFeed);
+  const { store, push, flush } = createBatchedStore(emptyFeed, applyFeedChanges);
   const connection = createStore<ConnectionInfo>(() => ({ state: "connecting", error: null }));
-  // Frames of one network read are applied as one batch (a microtask later).
-  let queue: StreamRequestsResponse[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (queue.length === 0) return;
-    const batch = queue;
-    queue = [];
-    store.setState(applyFeedChanges(store.getState(), batch), true);
-  };
   const stream = openStream<StreamRequestsResponse>({
     ...options,
     url: FEED_URL,
@@ -43,13 +34,7 @@ export function followHumanLoopFeed(options: FeedOptions = {}): HumanLoopFeedFol
       flush();
       return store.getState().lastSeq;
     },
-    onMessage: ({ data }) => {
-      queue.push(data);
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(flush);
-      }
-    },
+    onMessage: ({ data }) => push(data),
     onStateChange: (state) => connection.setState(state === "live" ? { state, error: null } : { state }),
     onError: (error) => connection.setState({ error }),
   });
