@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Unpack
+from typing import Any, Final
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -130,7 +130,7 @@ IDENTITY_COLUMNS: Final = (
 )
 
 
-def identity_of(row: Row[Unpack[tuple[Any, ...]]]) -> KeyIdentity:
+def identity_of(row: Row[*tuple[Any, ...]]) -> KeyIdentity:
     """The :class:`KeyIdentity` of a row selected with :data:`IDENTITY_COLUMNS`."""
     return KeyIdentity(
         row.key_id,
