@@ -16,6 +16,7 @@ from ccplane.v1 import executor_pb2_grpc
 from common import credentials
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.settings import Settings
+from executor.confinement import ConfinementSettings, Confiner
 from executor.providers import default_registry
 from executor.providers.base import ProviderRegistry
 from executor.servicer import ExecutorServicer
@@ -34,13 +35,19 @@ class Executor:
         session_options: Mapping[str, Any] | None = None,
         *,
         internal_token: str = "",
+        confinement: ConfinementSettings | None = None,
     ) -> None:
         """``internal_token``: the credential callers must present, and the
         one this executor presents to the manager (default: the deployment's,
-        see common.credentials)."""
+        see common.credentials). ``confinement``: how sessions are confined
+        (default: the ``CCPLANE_SESSION_*`` settings)."""
         self.config = config
-        self.internal_token = internal_token or credentials.internal_token(Settings().resolved_data_dir())
-        self.host = SessionHost(config, registry or default_registry(), session_options)
+        data_dir = Settings().resolved_data_dir()
+        self.internal_token = internal_token or credentials.internal_token(data_dir)
+        self.confiner = Confiner(
+            confinement or ConfinementSettings.from_env(), data_dir=data_dir, executor_id=config.executor_id
+        )
+        self.host = SessionHost(config, registry or default_registry(), session_options, self.confiner)
         self.server: GrpcServer | None = None
         self._janitor: asyncio.Task[None] | None = None
 
@@ -51,6 +58,7 @@ class Executor:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.confiner.prepare, [self.config.data_dir, self.config.thread_state_dir])
         self.server = GrpcServer(
             [
                 ServiceRegistration(
@@ -82,3 +90,4 @@ class Executor:
         if self.server is not None:
             await self.server.stop(grace=2.0)
             self.server = None
+        self.confiner.stop()

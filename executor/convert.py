@@ -9,6 +9,7 @@ from google.protobuf import json_format
 
 from ccplane.v1 import executor_pb2, runs_pb2
 from common.errors import FieldViolation, ServiceError
+from executor.confinement import SessionBox
 from executor.providers.base import McpServerSpec, Outcome, SessionOutcome, SessionSettings, SessionSpec
 from executor.providers.errors import InvalidArgumentError, ProviderError
 
@@ -59,7 +60,10 @@ def settings_from_proto(settings: runs_pb2.RunSettings) -> SessionSettings:
 
 
 def spec_from_start(
-    start: executor_pb2.StartSession, workspace_dir: Path, thread_state_dir: Path
+    start: executor_pb2.StartSession,
+    workspace_dir: Path,
+    thread_state_dir: Path,
+    box: SessionBox | None = None,
 ) -> SessionSpec:
     return SessionSpec(
         run_id=start.run_id,
@@ -70,6 +74,8 @@ def spec_from_start(
         settings=settings_from_proto(start.settings),
         resume_thread_id=start.resume_thread_id or None,
         thread_state_dir=thread_state_dir,
+        codex_home=box.codex_home if box is not None else None,
+        confinement=box,
     )
 
 

@@ -33,6 +33,8 @@ from common.errors import (
 )
 from common.logging import current_trace_id
 from common.objectstore.base import ObjectStore, ObjectStoreError
+from executor.confinement import Confiner, SessionBox
+from executor.confinement.uids import NoFreeUidError
 from executor.convert import outcome_to_proto, service_error, spec_from_start
 from executor.outputs import DEFAULT_CAPACITY, OutputLog
 from executor.providers.base import Delivery, ProviderRegistry, ProviderSession
@@ -80,8 +82,12 @@ class HostedSession:
         config: HostConfig,
         trace_id: str = "",
         workspace: WorkspaceSession | None = None,
+        *,
+        box: SessionBox | None = None,
     ) -> None:
         self.run_id = run_id
+        # The session's confinement (None: unconfined); closed once it ended.
+        self.box = box
         # The workspace restored from the object store, synced after each turn.
         self.workspace = workspace
         # The trace of the call that started the session; stamped on its events.
@@ -116,6 +122,8 @@ class HostedSession:
             await self._sync("")
             if self._reaper is not None:
                 self._reaper.cancel()
+            if self.box is not None:
+                await asyncio.to_thread(self.box.close)
             self.outputs.end(outcome_to_proto(self.provider.outcome))
             self.ended_at = time.monotonic()
 
@@ -235,7 +243,11 @@ class SessionHost:
     """The sessions of this executor process."""
 
     def __init__(
-        self, config: HostConfig, registry: ProviderRegistry, session_options: Mapping[str, Any] | None = None
+        self,
+        config: HostConfig,
+        registry: ProviderRegistry,
+        session_options: Mapping[str, Any] | None = None,
+        confiner: Confiner | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -243,6 +255,14 @@ class SessionHost:
         self._session_options = dict(session_options or {})
         self._sessions: dict[str, HostedSession] = {}
         self._draining = False
+        # Confines each session when enabled; otherwise this host serves the
+        # first tenant it sees and no other (nothing would keep tenants apart).
+        self.confiner = confiner
+        self._tenant: str | None = None
+
+    @property
+    def confined(self) -> bool:
+        return self.confiner is not None and self.confiner.enabled
 
     @property
     def draining(self) -> bool:
@@ -277,23 +297,66 @@ class SessionHost:
             raise resource_exhausted(
                 "NO_FREE_SLOT", f"all {self.config.slots} slots of this executor are busy"
             )
-        workspace_dir = self._workspace_dir(start)
-        workspace = await self._restore(start, workspace_dir)
-        spec = spec_from_start(start, workspace_dir, self.config.thread_state_dir)
+        self._admit_tenant(start)
+        box = await self._open_box(start)
         try:
-            provider = self.registry.create_session(spec, **self._session_options)
-            session = HostedSession(start.run_id, provider, self.config, current_trace_id(), workspace)
-            self._sessions[start.run_id] = session
+            workspace_dir = box.workspace_dir if box is not None else self._workspace_dir(start)
+            workspace = await self._restore(start, workspace_dir)
+            if box is not None:
+                await asyncio.to_thread(box.hand_over, workspace_dir)
+            spec = spec_from_start(start, workspace_dir, self.config.thread_state_dir, box)
             try:
-                await provider.start()
-            except BaseException:
-                del self._sessions[start.run_id]
-                raise
-        except ProviderError as exc:
-            raise service_error(exc) from exc
+                provider = self.registry.create_session(spec, **self._session_options)
+                session = HostedSession(
+                    start.run_id, provider, self.config, current_trace_id(), workspace, box=box
+                )
+                self._sessions[start.run_id] = session
+                try:
+                    await provider.start()
+                except BaseException:
+                    del self._sessions[start.run_id]
+                    raise
+            except ProviderError as exc:
+                raise service_error(exc) from exc
+        except BaseException:
+            if box is not None:
+                await asyncio.to_thread(box.close)
+            raise
         session.begin()
         log.info("session started", extra={"run_id": start.run_id})
         return session
+
+    def _admit_tenant(self, start: executor_pb2.StartSession) -> None:
+        if self.confined or not start.tenant_id:
+            return
+        if self._tenant is None:
+            self._tenant = start.tenant_id
+            log.warning(
+                "this executor now serves tenant %s only: its sessions are not confined", start.tenant_id
+            )
+        elif start.tenant_id != self._tenant:
+            reason = self.confiner.reason if self.confiner is not None else "no confinement configured"
+            raise failed_precondition(
+                "EXECUTOR_SINGLE_TENANT",
+                f"executor {self.config.executor_id} runs sessions unconfined ({reason}) and already "
+                f"serves another tenant; it hosts no second one",
+            )
+
+    async def _open_box(self, start: executor_pb2.StartSession) -> SessionBox | None:
+        if not self.confined:
+            return None
+        assert self.confiner is not None
+        if start.workspace_dir:
+            raise failed_precondition(
+                "WORKSPACE_DIR_NOT_CONFINABLE",
+                "confined sessions work in directories the executor prepares; start.workspace_dir is not "
+                "accepted here",
+                workspace_dir=start.workspace_dir,
+            )
+        try:
+            return await asyncio.to_thread(self.confiner.open, start.run_id)
+        except NoFreeUidError as exc:
+            raise resource_exhausted("NO_FREE_SESSION_UID", str(exc)) from exc
 
     def _workspace_dir(self, start: executor_pb2.StartSession) -> Path:
         if start.workspace_dir:

@@ -12,13 +12,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import uvicorn
 
+from common.http_server import EmbeddedServer, listening_socket
 from gateway.app import build_app
 from gateway.contract import Contract
 from gateway.metrics import GatewayMetrics
@@ -36,22 +35,6 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 ALLOWED_ORIGINS_ENV = "CCPLANE_GATEWAY_ALLOWED_ORIGINS"
 GRACEFUL_SHUTDOWN_S = 5.0
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to its host and reports start-up."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
 
 
 class Gateway:
@@ -88,7 +71,7 @@ class Gateway:
             allowed_origins = tuple(o for o in configured.split(",") if o.strip())
         self.allowed_origins = allowed_origins
         self._channel: grpc.aio.Channel | None = None
-        self._server: _EmbeddedServer | None = None
+        self._server: EmbeddedServer | None = None
         self._serving: asyncio.Task[None] | None = None
         self.host = ""
         self.port = 0
@@ -117,7 +100,7 @@ class Gateway:
             health_timeout=self._health_timeout,
             allowed_origins=self.allowed_origins,
         )
-        sock = _listening_socket(host, port)
+        sock = listening_socket(host, port)
         self.host, self.port = host, sock.getsockname()[1]
         config = uvicorn.Config(
             app,
@@ -127,7 +110,7 @@ class Gateway:
             server_header=False,
             timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
         )
-        self._server = _EmbeddedServer(config)
+        self._server = EmbeddedServer(config)
         self._serving = asyncio.create_task(self._server.serve(sockets=[sock]), name="gateway-http")
         ready = asyncio.ensure_future(self._server.ready.wait())
         await asyncio.wait({ready, self._serving}, return_when=asyncio.FIRST_COMPLETED)
@@ -153,18 +136,3 @@ class Gateway:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock

@@ -17,6 +17,8 @@ field names as in the .proto file).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -142,6 +144,20 @@ _COPY = "COPY run_events (run_id, seq, type, payload, trace_id, turn_id, created
 _COPY_TYPES = ["text", "int8", "text", "jsonb", "text", "text", "timestamptz"]
 
 
+# A JSON-escaped NUL that is not itself an escaped backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _dumps(payload: Any) -> str:
+    """JSON for a JSONB column. PostgreSQL's text cannot hold NUL, which a
+    command's output may carry (``cat`` of a binary file): it is stored as
+    U+FFFD, the replacement character, like any other undecodable byte."""
+    text = json.dumps(payload)
+    if "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(r"\1\\ufffd", text)
+    return text
+
+
 def _to_row(event: events_pb2.RunEvent) -> tuple[str, Jsonb, str, str | None, datetime | None]:
     """(type, payload, trace_id, turn_id, created_at) of one event."""
     field = event.WhichOneof("payload")
@@ -151,7 +167,7 @@ def _to_row(event: events_pb2.RunEvent) -> tuple[str, Jsonb, str, str | None, da
         else json_format.MessageToDict(getattr(event, field), preserving_proto_field_name=True)
     )
     created_at = event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else None
-    return event_type(event), Jsonb(payload), event.trace_id, event.turn_id or None, created_at
+    return event_type(event), Jsonb(payload, dumps=_dumps), event.trace_id, event.turn_id or None, created_at
 
 
 async def _copy_rows(

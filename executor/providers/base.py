@@ -19,6 +19,7 @@ from executor.providers.errors import InvalidSettingError, UnknownProviderError
 
 if TYPE_CHECKING:
     from ccplane.v1 import events_pb2, human_loop_pb2
+    from executor.confinement import SessionBox
 
 APPROVAL_MODES = ("never", "on-request", "on-failure", "untrusted")
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
@@ -85,7 +86,10 @@ class SessionSpec:
     """Everything needed to start one agent session.
 
     ``codex_home``: the provider's state directory for this session (a fresh
-    temporary one when ``None``, removed on close). ``thread_state_dir``:
+    temporary one when ``None``, removed on close). ``confinement``: the
+    session's box (``executor.confinement``): the agent process is launched
+    in it, and its model credential goes through a proxy on the box's
+    network. ``thread_state_dir``:
     where thread state is exported after every turn and looked up when
     resuming (the executor syncs it to the object store).
     """
@@ -99,6 +103,8 @@ class SessionSpec:
     resume_thread_id: str | None = None
     codex_home: Path | None = None
     thread_state_dir: Path | None = None
+    # Where and as whom the agent runs (None: as the executor, unconfined).
+    confinement: SessionBox | None = None
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,14 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from executor.providers.errors import ProviderUnavailableError
+
+if TYPE_CHECKING:
+    from executor.confinement import SessionBox
 
 log = logging.getLogger("ccplane.codex.process")
 stderr_log = logging.getLogger("ccplane.codex.stderr")
@@ -118,8 +122,11 @@ class CodexProcess:
         args: Sequence[str] = ("app-server",),
         binary: Path | None = None,
         log_context: str = "",
+        box: SessionBox | None = None,
     ) -> None:
         self.codex_home = codex_home
+        # Launched inside this box (its own user and namespaces) when set.
+        self.box = box
         self.cwd = cwd
         self._extra_env = dict(env)
         self._args = list(args)
@@ -162,27 +169,38 @@ class CodexProcess:
         """Built from nothing: the inherited allow-list, then the session's own
         variables (the run's ``env`` setting, the model's key), then ours."""
         env = inherited_environment(os.environ)
+        if self.box is not None:
+            env.update(self.box.environment())
         env.update(self._extra_env)
         env["CODEX_HOME"] = str(self.codex_home)
         env[MARKER_ENV] = self.marker
         tools = bundled_path_dir()
+        if tools is not None and self.box is not None:
+            tools = self.box.expose(tools)
         if tools is not None:
             env["PATH"] = os.pathsep.join(p for p in (env.get("PATH"), str(tools)) if p)
         return env
 
     async def start(self) -> None:
         binary = self._binary or codex_binary()
+        pass_fds: tuple[int, ...] = ()
+        if self.box is not None:
+            binary = self.box.expose(binary.parent) / binary.name
+        argv = [str(binary), *self._args]
+        env = self.environment()
+        if self.box is not None:
+            argv, pass_fds = self.box.wrap(argv)
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                str(binary),
-                *self._args,
+                *argv,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=str(self.cwd),
-                env=self.environment(),
+                env=env,
                 start_new_session=True,
                 limit=STREAM_LIMIT,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             raise ProviderUnavailableError(f"cannot start {binary}: {exc}") from exc

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from typing import Any
 
 from ccplane.v1 import events_pb2, human_loop_pb2
 from common.ids import QUESTION, new_id
+from executor.model_proxy import ModelProxy
 from executor.providers.base import (
     Delivery,
     Outcome,
@@ -110,6 +112,9 @@ class CodexSession(ProviderSession):
     ) -> None:
         self.spec = spec
         self.model_config = model if model is not None else ModelConfig.from_env()
+        # The session's own proxy to a keyed model: Codex holds a token of
+        # this session, never the key (executor/model_proxy.py).
+        self._model_proxy: ModelProxy | None = None
         self.limits = limits or SessionLimits()
         self._codex_binary = codex_binary
         self._startup_warnings = list(startup_warnings)
@@ -213,6 +218,7 @@ class CodexSession(ProviderSession):
             )
         try:
             self.model_config.check()
+            await self._start_model_proxy()
             await self._launch(workspace, resume_from)
         except ProviderError as exc:
             await self._fail(str(exc), exc.reason)
@@ -225,6 +231,19 @@ class CodexSession(ProviderSession):
         except Exception as exc:
             log.exception("codex session %s failed to start", self.spec.run_id)
             await self._fail(f"the session failed to start: {exc}", "INTERNAL")
+
+    async def _start_model_proxy(self) -> None:
+        if self.model_config.use_codex_login or not self.model_config.api_key:
+            return
+        box = self.spec.confinement
+        proxy = ModelProxy(
+            self.model_config, run_id=self.spec.run_id, sock=box.network.listener if box is not None else None
+        )
+        await proxy.start()
+        self._model_proxy = proxy
+        self.model_config = dataclasses.replace(
+            self.model_config, base_url=proxy.base_url, api_key=proxy.token
+        )
 
     def _find_thread_state(self, thread_id: str) -> Path | None:
         """The saved rollout to import, or None when CODEX_HOME has it."""
@@ -251,6 +270,9 @@ class CodexSession(ProviderSession):
             await asyncio.to_thread(
                 thread_state.import_rollout, resume_from, self.spec.thread_state_dir, home
             )
+        box = self.spec.confinement
+        if box is not None:
+            await asyncio.to_thread(box.hand_over, home)
         env = {**self.spec.settings.env, **self.model_config.process_env()}
         self._process = CodexProcess(
             codex_home=home,
@@ -258,6 +280,7 @@ class CodexSession(ProviderSession):
             env=env,
             binary=self._codex_binary,
             log_context=f"run_id={self.spec.run_id}",
+            box=box,
         )
         await self._process.start()
         self._rpc = JsonRpcConnection(
@@ -627,6 +650,8 @@ class CodexSession(ProviderSession):
                         await task
             await self._export_thread_state()
         finally:
+            if self._model_proxy is not None:
+                await self._model_proxy.stop()
             if self._owns_codex_home and self._codex_home is not None:
                 await asyncio.to_thread(shutil.rmtree, self._codex_home, True)
             for question_id in self._questions:

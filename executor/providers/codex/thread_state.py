@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 
@@ -38,11 +39,28 @@ def _copy_atomically(src: Path, dest: Path) -> None:
 
 
 def export_rollout(rollout: Path, codex_home: Path, state_dir: Path) -> Path | None:
-    """Copy a live rollout into ``state_dir`` (same relative path)."""
-    if not rollout.is_file():
+    """Copy a live rollout into ``state_dir`` (same relative path).
+
+    ``codex_home`` belongs to a session, which may have planted symlinks in
+    it: only a regular file that really lies inside ``codex_home`` is copied,
+    and it is opened without following a final symlink."""
+    home = Path(codex_home).resolve()
+    real = Path(rollout).resolve()
+    if home not in real.parents:
         return None
-    dest = Path(state_dir) / _relative(rollout, codex_home)
-    _copy_atomically(rollout, dest)
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            return None
+        dest = Path(state_dir) / real.relative_to(home)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out)
+        os.replace(tmp, dest)
     return dest
 
 

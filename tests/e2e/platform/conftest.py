@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 
+import grpc
 import pytest
 import pytest_asyncio
 
-from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
+from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc, workspaces_pb2, workspaces_pb2_grpc
 from common.cli.stack import Stack
 from tests.platform import own_database, running_platform, scenario_library
 
@@ -75,5 +75,17 @@ def of_type(type_: str) -> Callable[[events_pb2.RunEvent], bool]:
     return lambda e: e.type == type_
 
 
-def workspace_dir(stack: Stack, run: runs_pb2.Run) -> Path:
-    return stack.settings.resolved_data_dir() / "executors" / run.executor_id / "workspaces" / run.id
+async def workspace_file(stack: Stack, run: runs_pb2.Run, path: str) -> bytes | None:
+    """``path`` in the run's workspace as the run left it (its current
+    version in the store; the executor's copy goes with the session)."""
+    async with stack.channel() as channel:
+        files = workspaces_pb2_grpc.WorkspaceServiceStub(channel)
+        try:
+            read = await files.ReadFile(
+                workspaces_pb2.ReadFileRequest(workspace_id=run.workspace_id, path=path)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return read.content

@@ -21,7 +21,7 @@ from ccplane.v1 import (
 from common.cli.stack import Stack
 from common.db import models
 from common.db.engine import Database
-from tests.e2e.platform.conftest import follow, of_type, workspace_dir
+from tests.e2e.platform.conftest import follow, of_type, workspace_file
 
 UNTRUSTED = runs_pb2.RunSettings(approval_mode=runs_pb2.APPROVAL_MODE_UNTRUSTED)
 ACCEPT = human_loop_pb2.ApprovalAnswer(decision=human_loop_pb2.APPROVAL_DECISION_ACCEPT)
@@ -94,7 +94,7 @@ async def test_approve_a_command(
     assert [e.human_loop_resolved.question_id for e in events if e.type == "human_loop.resolved"] == [
         question_id
     ]
-    assert (workspace_dir(stack, waiting) / "approved.txt").exists(), "the approved command ran"
+    assert await workspace_file(stack, waiting, "approved.txt") is not None, "the approved command ran"
     row = await request_row(platform_db_url, question_id)
     assert row.status == "resolved" and row.delivered_at is not None and row.resolved_at is not None
 
@@ -119,7 +119,7 @@ async def test_decline_a_command(
     events = await follow(runs, run_id)
     assert events[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED, "the run continues"
     run = (await runs.GetRun(runs_pb2.GetRunRequest(run_id=run_id))).run
-    assert not (workspace_dir(stack, run) / "approved.txt").exists(), "the declined command did not run"
+    assert await workspace_file(stack, run, "approved.txt") is None, "the declined command did not run"
     assert stack.model is not None
     told = [
         r
@@ -221,9 +221,7 @@ async def test_timeout_expires_and_the_run_goes_on(
     assert events[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED, (
         "Codex got a decline and went on"
     )
-    assert not (
-        workspace_dir(stack, (await runs.GetRun(runs_pb2.GetRunRequest(run_id=run.id))).run) / "approved.txt"
-    ).exists()
+    assert await workspace_file(stack, run, "approved.txt") is None
     assert expired is not None
 
 

@@ -14,7 +14,7 @@ from ccplane.v1 import common_pb2, events_pb2, executor_pb2, executor_pb2_grpc, 
 from common.cli.stack import Stack
 from common.db import models
 from common.db.engine import Database
-from tests.e2e.platform.conftest import WAIT_S, follow, of_type, status_event, workspace_dir
+from tests.e2e.platform.conftest import WAIT_S, follow, of_type, status_event, workspace_file
 from tests.keys import internal_channel
 
 
@@ -67,7 +67,7 @@ async def test_run_succeeds_and_everything_is_recorded(
     assert done.thread_id and done.executor_id
     assert done.last_seq == events[-1].seq
     assert done.usage.input_tokens > 0 and done.usage.total_tokens > 0
-    assert (workspace_dir(stack, done) / "hello.txt").read_text() == "hello\n"
+    assert await workspace_file(stack, done, "hello.txt") == b"hello\n"
 
     async with database.session() as session:
         stored = (

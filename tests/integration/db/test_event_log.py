@@ -94,6 +94,21 @@ async def test_append_and_read_round_trip(database: Database, make_run: RunFacto
     assert got[1].command_completed.HasField("exit_code")
 
 
+async def test_output_with_nul_bytes_is_stored(database: Database, make_run: RunFactory) -> None:
+    """PostgreSQL text holds no NUL; a command that prints a binary file must
+    not break the run's log. NUL becomes U+FFFD; a literal backslash-u0000 stays."""
+    run_id = await make_run("running")
+    output = "\x7fELF\x02\x00\x00 and a literal \\u0000 and \\\x00"
+    event = events_pb2.RunEvent(
+        command_completed=events_pb2.CommandCompleted(item_id="i", command="cat /bin/true", output=output)
+    )
+    async with database.session() as session, session.begin():
+        await append_events(session, run_id, [event])
+    async with database.session() as session:
+        (stored,) = await read_events(session, run_id)
+    assert stored.command_completed.output == output.replace("\x00", "\ufffd")
+
+
 async def test_payload_is_stored_as_proto_json(database: Database, make_run: RunFactory) -> None:
     run_id = await make_run("running")
     event = events_pb2.RunEvent(

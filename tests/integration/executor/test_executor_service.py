@@ -70,6 +70,12 @@ class Harness:
         if self.server is not None:
             await self.server.stop()
 
+    def workspace(self, run_id: str) -> Path:
+        """Where a live session works: its box when confined."""
+        assert self.executor is not None
+        box = self.executor.host.get(run_id).box
+        return box.workspace_dir if box else self.executor.config.data_dir / "workspaces" / run_id
+
     def start_request(self, run_id: str, **fields: Any) -> executor_pb2.SessionRequest:
         settings = fields.pop("settings", runs_pb2.RunSettings(approval_mode=runs_pb2.APPROVAL_MODE_NEVER))
         assert self.server is not None
@@ -147,6 +153,8 @@ async def test_session_runs_a_turn_and_ends(harness: Harness) -> None:
     assert completed.event.command_completed.exit_code == 0
     assert "hello" in completed.event.command_completed.output
     await stream.until(is_event("turn.completed"))
+    box = harness.executor.host.get(run_id).box
+    assert (harness.workspace(run_id) / "out.txt").read_text() == "hello\n"
     stream.send(close())
     ended = await stream.until(is_kind("ended"))
     assert ended.ended.outcome == executor_pb2.SESSION_OUTCOME_COMPLETED
@@ -156,8 +164,8 @@ async def test_session_runs_a_turn_and_ends(harness: Harness) -> None:
     types = stream.kinds()
     assert types.index("thread.started") < types.index("turn.started") < types.index("turn.completed")
     assert "message.completed" in types and "usage.updated" in types
-    workspace = harness.executor.config.data_dir / "workspaces" / run_id
-    assert (workspace / "out.txt").read_text() == "hello\n"
+    if box is not None:
+        assert not box.directory.exists(), "a confined session's files go with it"
 
 
 async def test_reattach_after_the_stream_drops_loses_and_repeats_nothing(harness: Harness) -> None:
@@ -199,13 +207,12 @@ async def test_reattach_after_the_stream_drops_loses_and_repeats_nothing(harness
     again = await second.until(is_kind("action_result"))
     assert again.action_result.code == grpc.StatusCode.ALREADY_EXISTS.value[0], "never answered twice"
     await second.until(is_event("turn.completed"))
+    assert (harness.workspace(run_id) / "approved.txt").exists()
     second.send(close())
     await second.until(is_kind("ended"))
 
     seqs = [o.executor_seq for o in kept + second.outputs]
     assert seqs == list(range(1, len(seqs) + 1))
-    assert harness.executor is not None
-    assert (harness.executor.config.data_dir / "workspaces" / run_id / "approved.txt").exists()
 
 
 async def test_attach_follows_a_session_read_only(harness: Harness) -> None:
