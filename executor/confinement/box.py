@@ -121,6 +121,9 @@ class SessionBox:
         path = Path(path).resolve()
         if not any(path == p or p in path.parents for p in PRIVATE_DIRS):
             return path
+        for source, target in self._exposed.items():
+            if path == source or source in path.parents:
+                return target / path.relative_to(source)
         if path not in self._exposed:
             target = self.directory / ".exposed" / str(len(self._exposed))
             target.mkdir(parents=True, mode=0o755)

@@ -185,7 +185,8 @@ class CodexProcess:
         binary = self._binary or codex_binary()
         pass_fds: tuple[int, ...] = ()
         if self.box is not None:
-            binary = self.box.expose(binary.parent) / binary.name
+            # The whole package: Codex finds its helpers (bwrap) next to itself.
+            binary = self.box.expose(binary.parent.parent) / binary.parent.name / binary.name
         argv = [str(binary), *self._args]
         env = self.environment()
         if self.box is not None:
