@@ -22,7 +22,7 @@ from executor.confinement.settings import ResourceLimits
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# v1 controller -> (limit file, how to write the limit)
+# controller -> the file its limit is written to (v1, v2)
 _V1_LIMITS = {"pids": "pids.max", "memory": "memory.limit_in_bytes"}
 _V2_LIMITS = {"pids": "pids.max", "memory": "memory.max"}
 
@@ -93,13 +93,6 @@ class SessionCgroup:
             with contextlib.suppress(OSError):
                 found.update(int(p) for p in procs.read_text().split())
         return found
-
-    def memory_peak(self) -> int | None:
-        for directory in self.directories:
-            for name in ("memory.max_usage_in_bytes", "memory.peak"):
-                with contextlib.suppress(OSError, ValueError):
-                    return int((directory / name).read_text())
-        return None
 
     def kill_all(self, timeout_s: float = 5.0) -> None:
         """SIGKILL every process in the cgroup until it is empty (blocking)."""
