@@ -149,11 +149,39 @@ def own_descendants() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if p.is_running()]
 
 
-def processes_running(fragment: str) -> list[psutil.Process]:
-    """Processes whose command line contains ``fragment`` (any parent)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
+def still_alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``procs`` still running. psutil handles stay bound to their
+    process (a reused pid is not it), and keep it in sight once orphaned; a
+    zombie counts as gone (a container's init may never reap it)."""
+    alive = []
+    for proc in procs:
         with contextlib.suppress(psutil.Error):
-            if fragment in " ".join(proc.info["cmdline"] or []):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+    return alive
+
+
+def processes_running(fragment: str) -> list[psutil.Process]:
+    """Live processes this test started (descendants of the test process)
+    whose command line contains ``fragment``. Other processes on the host
+    (another suite's codex, say) are not looked at. A process orphaned by a
+    crash leaves this tree: keep the handles this returns and check them with
+    :func:`still_alive`."""
+    found = []
+    for proc in still_alive(own_descendants()):
+        with contextlib.suppress(psutil.Error):
+            if fragment in " ".join(proc.cmdline()):
                 found.append(proc)
+    return found
+
+
+async def started_processes(fragment: str, timeout_s: float = WAIT_S) -> list[psutil.Process]:
+    """:func:`processes_running` once it finds any (Codex may report a command
+    started a moment before the command has exec-ed); fails after ``timeout_s``."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not (found := processes_running(fragment)):  # noqa: ASYNC110 - no event tells when a process has exec-ed
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"no process of ours runs {fragment!r} within {timeout_s}s") from None
     return found

@@ -17,7 +17,13 @@ from executor.providers.errors import (
     QuestionAlreadyAnsweredError,
     QuestionNotFoundError,
 )
-from tests.e2e.codex.conftest import OpenSession, own_descendants, processes_running
+from tests.e2e.codex.conftest import (
+    OpenSession,
+    own_descendants,
+    processes_running,
+    started_processes,
+    still_alive,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -169,16 +175,16 @@ async def test_interrupt_long_command_leaves_no_process(open_session: OpenSessio
     before = {p.pid for p in own_descendants()}
     async with open_session(scenario) as h:
         await h.wait_for("command.started")
-        assert processes_running("sleep 37.25"), "the command should be running"
+        command = await started_processes("sleep 37.25")
         await h.session.interrupt()
         done = await h.wait_turn_completed()
         assert done.turn_completed.status == events_pb2.TURN_STATUS_INTERRUPTED
         assert not h.session.turn_active
         # The command stopped with the turn, not only when the session closes.
-        assert not processes_running("sleep 37.25")
+        assert not still_alive(command) and not processes_running("sleep 37.25")
         assert not h.session.ended
     assert h.session.outcome is not None and h.session.outcome.outcome == Outcome.CANCELED
-    assert not processes_running("sleep 37.25")
+    assert not still_alive(command) and not processes_running("sleep 37.25")
     assert {p.pid for p in own_descendants()} <= before
 
 
@@ -269,6 +275,8 @@ async def test_codex_crash_fails_the_session(open_session: OpenSession) -> None:
         await h.wait_for("command.started")
         pid = h.session.process_pid
         assert pid is not None
+        # Handles taken before the crash: the orphans leave this process's tree.
+        command = await started_processes("sleep 41.5")
         os.kill(pid, signal.SIGKILL)
         outcome = await h.wait_ended()
         assert outcome.outcome == Outcome.FAILED
@@ -278,7 +286,7 @@ async def test_codex_crash_fails_the_session(open_session: OpenSession) -> None:
         assert h.of_type("turn.completed")[-1].turn_completed.status == events_pb2.TURN_STATUS_FAILED
         assert h.types()[-2:] == ["error", "turn.completed"]
     # The command Codex left behind was found and killed too.
-    assert not processes_running("sleep 41.5")
+    assert not still_alive(command) and not processes_running("sleep 41.5")
 
 
 async def test_reply_is_delivered_once(open_session: OpenSession, workspace: Path) -> None:

@@ -4,6 +4,8 @@ the answer reaches Codex, the run goes on."""
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy import select
 
 from ccplane.v1 import (
     common_pb2,
+    events_pb2,
     human_loop_pb2,
     human_loop_pb2_grpc,
     reconcile_pb2,
@@ -21,6 +24,7 @@ from ccplane.v1 import (
 from common.cli.stack import Stack
 from common.db import models
 from common.db.engine import Database
+from control_plane.human_loop.convert import answer_from_json
 from tests.e2e.platform.conftest import follow, of_type, workspace_file
 
 UNTRUSTED = runs_pb2.RunSettings(approval_mode=runs_pb2.APPROVAL_MODE_UNTRUSTED)
@@ -53,6 +57,26 @@ async def request_row(platform_db_url: str, question_id: str) -> models.HumanLoo
             return await session.get_one(models.HumanLoopRequest, question_id)
     finally:
         await database.close()
+
+
+def tool_outputs(stack: Stack, prompt: str) -> list[str]:
+    """What Codex told the model its tool calls gave, in the run started with
+    ``prompt`` (the tool results of the last model request of that run)."""
+    assert stack.model is not None
+    requests = [r for r in stack.model.requests if r.contains(prompt)]
+    assert requests, f"the model never saw {prompt!r}"
+    outputs = []
+    for item in requests[-1].json["input"]:
+        if str(item.get("type", "")).endswith("_output"):
+            output = item["output"]
+            outputs.append(output if isinstance(output, str) else json.dumps(output))
+    return outputs
+
+
+def refused(tool_output: str) -> bool:
+    """Whether a tool result tells the model the person refused the call."""
+    text = tool_output.lower()
+    return "rejected" in text or "declined" in text
 
 
 async def wait_status(runs: runs_pb2_grpc.RunServiceStub, run_id: str, status: int) -> runs_pb2.Run:
@@ -95,6 +119,8 @@ async def test_approve_a_command(
         question_id
     ]
     assert await workspace_file(stack, waiting, "approved.txt") is not None, "the approved command ran"
+    outputs = tool_outputs(stack, "[scenario:approve] touch a file")
+    assert len(outputs) == 1 and not refused(outputs[0]), outputs
     row = await request_row(platform_db_url, question_id)
     assert row.status == "resolved" and row.delivered_at is not None and row.resolved_at is not None
 
@@ -120,13 +146,12 @@ async def test_decline_a_command(
     assert events[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED, "the run continues"
     run = (await runs.GetRun(runs_pb2.GetRunRequest(run_id=run_id))).run
     assert await workspace_file(stack, run, "approved.txt") is None, "the declined command did not run"
-    assert stack.model is not None
-    told = [
-        r
-        for r in stack.model.requests
-        if r.contains("try to touch a file") and r.contains("function_call_output")
+    assert [e.command_completed.status for e in events if e.type == "command.completed"] == [
+        events_pb2.COMMAND_STATUS_DECLINED
     ]
-    assert told, "the agent was told the command was declined"
+    # The agent was told the command was declined (an approved one reports its exit instead).
+    outputs = tool_outputs(stack, "[scenario:approve] try to touch a file")
+    assert len(outputs) == 1 and refused(outputs[0]), outputs
 
 
 async def test_answer_a_question(
@@ -169,23 +194,58 @@ async def test_fifty_identical_replies_reach_codex_once(
 
 
 async def test_conflicting_replies(
-    runs: runs_pb2_grpc.RunServiceStub, human_loop: human_loop_pb2_grpc.HumanLoopServiceStub
+    stack: Stack,
+    runs: runs_pb2_grpc.RunServiceStub,
+    human_loop: human_loop_pb2_grpc.HumanLoopServiceStub,
+    platform_db_url: str,
 ) -> None:
-    run_id, question_id = await start_waiting(runs, "[scenario:approve] conflict", approval_mode=4)
+    prompt = "[scenario:approve] conflict"
+    run_id, question_id = await start_waiting(runs, prompt, approval_mode=4)
+    answers = [ACCEPT, DECLINE] * 5
     results = await asyncio.gather(
         *(
             human_loop.Reply(
                 human_loop_pb2.ReplyRequest(run_id=run_id, question_id=question_id, approval=answer)
             )
-            for answer in (ACCEPT, DECLINE) * 5
+            for answer in answers
         ),
         return_exceptions=True,
     )
-    winners = [r for r in results if isinstance(r, human_loop_pb2.ReplyResponse) and not r.already_resolved]
-    losers = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
-    assert len(winners) == 1
-    assert losers and all(e.code() == grpc.StatusCode.ALREADY_EXISTS for e in losers)
-    await follow(runs, run_id)
+    winners = [
+        (answer, r)
+        for answer, r in zip(answers, results, strict=True)
+        if isinstance(r, human_loop_pb2.ReplyResponse) and not r.already_resolved
+    ]
+    assert len(winners) == 1, results
+    won, winner = winners[0]
+    assert winner.request.status == human_loop_pb2.HUMAN_LOOP_STATUS_RESOLVED
+    assert winner.request.answer.approval == won
+    # Every other reply is judged against the winning answer: the same answer
+    # was already given, the other one is refused.
+    for answer, result in zip(answers, results, strict=True):
+        if answer == won:
+            assert isinstance(result, human_loop_pb2.ReplyResponse), result
+            assert result.request.answer.approval == won
+        else:
+            assert isinstance(result, grpc.aio.AioRpcError), result
+            assert result.code() == grpc.StatusCode.ALREADY_EXISTS
+
+    # The run went the winning answer's way, and only that way.
+    accepted = won.decision == human_loop_pb2.APPROVAL_DECISION_ACCEPT
+    events = await follow(runs, run_id)
+    assert events[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED
+    resolved = [e.human_loop_resolved for e in events if e.type == "human_loop.resolved"]
+    assert [(r.question_id, r.answer.approval.decision) for r in resolved] == [(question_id, won.decision)]
+    assert [e.command_completed.status for e in events if e.type == "command.completed"] == [
+        events_pb2.COMMAND_STATUS_COMPLETED if accepted else events_pb2.COMMAND_STATUS_DECLINED
+    ]
+    run = (await runs.GetRun(runs_pb2.GetRunRequest(run_id=run_id))).run
+    assert (await workspace_file(stack, run, "approved.txt") is not None) is accepted
+    outputs = tool_outputs(stack, prompt)
+    assert len(outputs) == 1 and refused(outputs[0]) is not accepted, (won, outputs)
+    row = await request_row(platform_db_url, question_id)
+    assert row.status == "resolved" and row.answer is not None
+    assert answer_from_json(row.answer).approval == won, row.answer
 
 
 async def test_timeout_expires_and_the_run_goes_on(
@@ -193,36 +253,56 @@ async def test_timeout_expires_and_the_run_goes_on(
 ) -> None:
     from google.protobuf import duration_pb2
 
-    run = (
-        await runs.CreateRun(
-            runs_pb2.CreateRunRequest(
-                prompt="[scenario:approve] nobody answers",
-                settings=runs_pb2.RunSettings(
-                    approval_mode=runs_pb2.APPROVAL_MODE_UNTRUSTED,
-                    human_loop_timeout=duration_pb2.Duration(seconds=1),
-                ),
+    # Only the ExpireHumanLoopRequests call below may expire the request (not
+    # the control plane's own periodic sweep), so its answer must list it.
+    assert stack.control_plane is not None and stack.control_plane.sweeper is not None
+    sweeper = stack.control_plane.sweeper
+    await sweeper.stop()
+    try:
+        run = (
+            await runs.CreateRun(
+                runs_pb2.CreateRunRequest(
+                    prompt="[scenario:approve] nobody answers",
+                    settings=runs_pb2.RunSettings(
+                        approval_mode=runs_pb2.APPROVAL_MODE_UNTRUSTED,
+                        human_loop_timeout=duration_pb2.Duration(seconds=1),
+                    ),
+                )
             )
-        )
-    ).run
-    asked = await follow(runs, run.id, until=of_type("human_loop.requested"))
-    question_id = asked[-1].human_loop_requested.question_id
-    reconcile = reconcile_pb2_grpc.ReconcileServiceStub(stack.channel())
-    async with asyncio.timeout(20):
-        while True:
-            expired = await reconcile.ExpireHumanLoopRequests(reconcile_pb2.ExpireHumanLoopRequestsRequest())
-            row = await request_row(platform_db_url, question_id)
-            if row.status == "expired":
-                break
-            await follow(runs, run.id, after_seq=asked[-1].seq, until=of_type("human_loop.expired"))
+        ).run
+        asked = await follow(runs, run.id, until=of_type("human_loop.requested"))
+        question_id = asked[-1].human_loop_requested.question_id
+        row = await request_row(platform_db_url, question_id)
+        deadline = row.expires_at
+        assert row.status == "pending" and deadline is not None
+        reconcile = reconcile_pb2_grpc.ReconcileServiceStub(stack.channel())
+        expired: list[human_loop_pb2.HumanLoopRequest] = []
+        async with asyncio.timeout(20):
+            while row.status == "pending":
+                # No event tells that a deadline has passed: wait for it, then ask.
+                await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.1)
+                response = await reconcile.ExpireHumanLoopRequests(
+                    reconcile_pb2.ExpireHumanLoopRequestsRequest()
+                )
+                expired += [r for r in response.expired if r.run_id == run.id]
+                row = await request_row(platform_db_url, question_id)
+    finally:
+        sweeper.start()
+    assert [(r.question_id, r.status) for r in expired] == [
+        (question_id, human_loop_pb2.HUMAN_LOOP_STATUS_EXPIRED)
+    ]
+    assert expired[0].answer.approval.decision == human_loop_pb2.APPROVAL_DECISION_DECLINE
+    assert row.status == "expired"
     events = await follow(runs, run.id)
-    assert any(
-        e.type == "human_loop.expired" and e.human_loop_expired.question_id == question_id for e in events
-    )
+    assert [e.human_loop_expired.question_id for e in events if e.type == "human_loop.expired"] == [
+        question_id
+    ]
     assert events[-1].status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED, (
         "Codex got a decline and went on"
     )
     assert await workspace_file(stack, run, "approved.txt") is None
-    assert expired is not None
+    outputs = tool_outputs(stack, "[scenario:approve] nobody answers")
+    assert len(outputs) == 1 and refused(outputs[0]), outputs
 
 
 async def test_stop_while_waiting_cancels_the_request(

@@ -4,6 +4,7 @@ the real codex binary and the scripted model."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import grpc
 import psutil
@@ -141,9 +142,54 @@ async def test_subscriber_cut_off_resumes_without_gap_or_duplicate(
     assert late == [], "a stream opened after the end ends at once"
 
 
-async def test_stop_during_a_long_command(runs: runs_pb2_grpc.RunServiceStub) -> None:
+def command_processes(stack: Stack, executor_id: str, command: str) -> list[psutil.Process]:
+    """The live processes of ``command`` under the stack's executor
+    ``executor_id``: those whose command line holds it (Codex's sandbox
+    wrappers, the shell) and everything they started. Only this stack's:
+    other suites or services may run the same commands."""
+    assert stack.manager is not None and stack.manager.pool is not None
+    handle = stack.manager.pool.handle(executor_id)
+    assert handle is not None and handle.backend == "local", "the stack runs executors as local processes"
+    found: dict[int, psutil.Process] = {}
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for proc in alive(psutil.Process(int(handle.ref)).children(recursive=True)):
+            if command in cmdline(proc):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found.update((p.pid, p) for p in [proc, *proc.children(recursive=True)])
+    return alive(list(found.values()))
+
+
+def cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``procs`` still running. A psutil handle stays bound to its
+    process (a reused pid is another), orphaned or not; a zombie is gone."""
+    found = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+async def test_stop_during_a_long_command(stack: Stack, runs: runs_pb2_grpc.RunServiceStub) -> None:
+    long_command = "sleep 30 && echo finished-long"
     run = await create(runs, "[scenario:long] sleep a while")
     await follow(runs, run.id, until=of_type("command.started"))
+    executor_id = (await runs.GetRun(runs_pb2.GetRunRequest(run_id=run.id))).run.executor_id
+    # Handles on the command's processes, down to the sleep itself, before
+    # the stop: they stay in sight should the stop orphan them.
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            command = command_processes(stack, executor_id, long_command)
+            if any(cmdline(p) == "sleep 30" for p in command):
+                break
+            await asyncio.sleep(0.05)  # no event tells when a process has exec-ed
     stopped = (await runs.StopRun(runs_pb2.StopRunRequest(run_id=run.id, reason="too slow"))).run
     assert stopped.status == common_pb2.RUN_STATUS_CANCELED
     events = await follow(runs, run.id)
@@ -152,13 +198,9 @@ async def test_stop_during_a_long_command(runs: runs_pb2_grpc.RunServiceStub) ->
     assert "finished-long" not in "".join(
         e.command_completed.output for e in events if e.type == "command.completed"
     )
-    leftovers = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "sleep 30 && echo finished-long" in " ".join(p.info["cmdline"] or [])
-    ]
-    _, alive = await asyncio.to_thread(psutil.wait_procs, leftovers, timeout=10)
-    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == [], "the command was killed"
+    _, survivors = await asyncio.to_thread(psutil.wait_procs, alive(command), timeout=10)
+    assert alive(survivors) == [], "the command was killed"
+    assert command_processes(stack, executor_id, long_command) == []
 
 
 async def test_follow_up_message_continues_the_thread(
@@ -243,7 +285,14 @@ async def test_resume_a_thread_on_another_executor(stack: Stack, runs: runs_pb2_
     assert stack.model is not None
     asked = [r for r in stack.model.requests if r.contains("what is the secret?")]
     assert asked and asked[0].contains("the secret is OSTRICH"), "the second executor continued the thread"
-    assert WAIT_S
+    # The second executor resumed the first run's thread from its saved
+    # state (it did not start a new one), and answered on it.
+    assert [
+        (e.thread_started.thread_id, e.thread_started.resumed) for e in events if e.type == "thread.started"
+    ] == [(first.thread_id, True)], explain(events)
+    assert [e.message_completed.text for e in events if e.type == "message.completed"] == [
+        "[ccplane scripted model] Noted."
+    ]
 
 
 async def test_interrupt_ends_the_turn_and_the_run_stays_usable(runs: runs_pb2_grpc.RunServiceStub) -> None:

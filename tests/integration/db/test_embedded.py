@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -49,12 +51,27 @@ async def test_embedded_server_starts_migrates_and_stops(tmp_path: Path) -> None
     server.stop()  # a second stop is harmless
 
 
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+
+
 @pytest.mark.slow
 def test_restart_keeps_data_and_database(tmp_path: Path) -> None:
+    token = secrets.token_hex(8)
     with EmbeddedPostgres(tmp_path) as first:
         url = first.url
+        first_pid = _postmaster_pid(tmp_path)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (token text NOT NULL)")
+            conn.execute("INSERT INTO kept (token) VALUES (%s)", (token,))
+    assert not _running(first_pid), "the first server stopped: the second start is a real restart"
+
     with EmbeddedPostgres(tmp_path) as second:
         assert second.url == url
+        assert _postmaster_pid(tmp_path) != first_pid
+        with psycopg.connect(second.url) as conn:
+            rows = conn.execute("SELECT token FROM kept").fetchall()
+    assert rows == [(token,)], "the row written before the restart is read back after it"
 
 
 def test_url_before_start_is_an_error(tmp_path: Path) -> None:

@@ -1,111 +1,92 @@
-"""The streams behind real gRPC, wired the way RunService wires them.
+"""The streams behind real gRPC, as the control plane serves them.
 
-``StreamingRunService`` is the servicer code the streams need (handlers are
-async generators); errors raised on the first iteration must reach the
-client as rich statuses through the shared error interceptor.
+These calls reach the session's real control plane (``tests/stack_fixtures.py``):
+its ``RunServicer``, its event feed, its authentication and its shared error
+interceptor. Events and todo versions written to the database reach a
+subscriber live, the stream ends after the run's final status, and errors
+raised on a stream's first iteration reach the client as rich statuses.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import grpc
 import pytest_asyncio
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from ccplane.v1 import common_pb2, events_pb2, runs_pb2, runs_pb2_grpc
+from ccplane.v1 import common_pb2, runs_pb2, runs_pb2_grpc
 from common import ids
 from common.db.engine import Database
-from common.grpc_server import GrpcServer, ServiceRegistration
-from control_plane.events.feed import EventFeed
-from control_plane.events.stream import stream_run_events
+from control_plane.events.feed import DEFAULT_FALLBACK_INTERVAL
 from control_plane.runs.state_machine import RunStatus
-from control_plane.todos.convert import todo_list_to_proto, todo_version_to_proto
-from control_plane.todos.store import current_todos
-from control_plane.todos.stream import stream_todo_events
 from tests.conftest import RunFactory
-from tests.integration.streams.conftest import CALLER, TIMEOUT, append, append_with_todos, move, todos
+from tests.integration.streams.conftest import TIMEOUT, append, append_with_todos, move, todos
+from tests.stack_fixtures import ChannelFactory
 
-
-class StreamingRunService(runs_pb2_grpc.RunServiceServicer):
-    def __init__(self, db: Database, feed: EventFeed) -> None:
-        self._db = db
-        self._feed = feed
-
-    async def StreamRunEvents(
-        self, request: runs_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[events_pb2.RunEvent]:
-        async for event in stream_run_events(self._db, self._feed, CALLER, request.run_id, request.after_seq):
-            yield event
-
-    async def ListTodos(
-        self, request: runs_pb2.ListTodosRequest, context: grpc.aio.ServicerContext
-    ) -> runs_pb2.ListTodosResponse:
-        async with self._db.session() as session:
-            return todo_list_to_proto(await current_todos(session, CALLER, request.run_id))
-
-    async def StreamTodoEvents(
-        self, request: runs_pb2.StreamTodoEventsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[runs_pb2.StreamTodoEventsResponse]:
-        async for version in stream_todo_events(
-            self._db, self._feed, CALLER, request.run_id, request.after_version
-        ):
-            yield todo_version_to_proto(version)
+# The tenant whose user calls, and whose runs the tests make.
+TENANT = "streams-wiring"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def stub(database: Database, feed: EventFeed) -> AsyncIterator[runs_pb2_grpc.RunServiceStub]:
-    server = GrpcServer(
-        [
-            ServiceRegistration(
-                "ccplane.v1.RunService",
-                StreamingRunService(database, feed),
-                runs_pb2_grpc.add_RunServiceServicer_to_server,
-            )
-        ]
-    )
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(server.address) as channel:
-            yield runs_pb2_grpc.RunServiceStub(channel)
-    finally:
-        await server.stop(grace=0)
+async def stub(tenant_channel: ChannelFactory) -> runs_pb2_grpc.RunServiceStub:
+    """RunService of the control plane, called by a user of ``TENANT``."""
+    return runs_pb2_grpc.RunServiceStub(await tenant_channel(TENANT, role="user"))
+
+
+Detail = TypeVar("Detail", bound=Message)
+
+
+def _error_detail(err: grpc.aio.AioRpcError, kind: type[Detail]) -> Detail:
+    status = rpc_status.from_call(err)
+    assert status is not None, "the error carries no google.rpc.Status"
+    for detail in status.details:
+        if detail.Is(kind.DESCRIPTOR):
+            found = kind()
+            detail.Unpack(found)
+            return found
+    raise AssertionError(f"no {kind.__name__} detail")
 
 
 def _violations(err: grpc.aio.AioRpcError) -> list[str]:
-    status = rpc_status.from_call(err)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return [v.field for v in bad.field_violations]
-    raise AssertionError("no BadRequest detail")
+    return [v.field for v in _error_detail(err, error_details_pb2.BadRequest).field_violations]
 
 
 async def test_stream_run_events_over_grpc(
     stub: runs_pb2_grpc.RunServiceStub, database: Database, make_run: RunFactory
 ) -> None:
-    run_id = await make_run("running")
+    run_id = await make_run("running", tenant_id=TENANT)
     await append(database, run_id, 3)
     got: list[int] = []
+    loop = asyncio.get_running_loop()
+    live_since = live_until = 0.0
     async with asyncio.timeout(TIMEOUT):
         call = stub.StreamRunEvents(runs_pb2.StreamRunEventsRequest(run_id=run_id, after_seq=1))
         async for event in call:
+            assert event.run_id == run_id
             got.append(event.seq)
             if event.seq == 3:
+                live_since = loop.time()
                 await append(database, run_id, 1)
                 await move(database, run_id, RunStatus.SUCCEEDED)
-    assert got == [2, 3, 4, 5]
+            if event.seq == 5:
+                live_until = loop.time()
+                assert event.type == "run.status_changed"
+                assert event.status_changed.status == common_pb2.RUN_STATUS_SUCCEEDED
+    assert got == [2, 3, 4, 5], "after after_seq, in order, the live ones too, until the final status"
     assert await call.code() == grpc.StatusCode.OK
+    assert live_until - live_since < DEFAULT_FALLBACK_INTERVAL / 2, (
+        "the live events woke the stream (the feed's notification), not its fallback re-read"
+    )
 
 
 async def test_todos_over_grpc(
     stub: runs_pb2_grpc.RunServiceStub, database: Database, make_run: RunFactory
 ) -> None:
-    run_id = await make_run("running")
+    run_id = await make_run("running", tenant_id=TENANT)
     assert (await stub.ListTodos(runs_pb2.ListTodosRequest(run_id=run_id))).version == 0
     await append_with_todos(
         database,
@@ -114,15 +95,26 @@ async def test_todos_over_grpc(
     )
     await move(database, run_id, RunStatus.SUCCEEDED)
     listed = await stub.ListTodos(runs_pb2.ListTodosRequest(run_id=run_id))
-    assert (listed.version, [i.text for i in listed.items]) == (2, ["a"])
+    assert (listed.version, [(i.text, i.status) for i in listed.items]) == (
+        2,
+        [("a", common_pb2.TODO_STATUS_COMPLETED)],
+    )
     async with asyncio.timeout(TIMEOUT):
         versions = [
-            v.version
+            (v.version, [i.status for i in v.items])
             async for v in stub.StreamTodoEvents(
                 runs_pb2.StreamTodoEventsRequest(run_id=run_id, after_version=0)
             )
         ]
-    assert versions == [1, 2]
+    assert versions == [(1, [common_pb2.TODO_STATUS_PENDING]), (2, [common_pb2.TODO_STATUS_COMPLETED])]
+    async with asyncio.timeout(TIMEOUT):
+        resumed = [
+            v.version
+            async for v in stub.StreamTodoEvents(
+                runs_pb2.StreamTodoEventsRequest(run_id=run_id, after_version=1)
+            )
+        ]
+    assert resumed == [2]
 
 
 async def test_stream_errors_reach_the_client(
@@ -149,6 +141,8 @@ async def test_stream_errors_reach_the_client(
                 assert err.code() == code, request
                 if fields is not None:
                     assert _violations(err) == fields
+                else:
+                    assert _error_detail(err, error_details_pb2.ErrorInfo).reason == "RUN_NOT_FOUND"
             else:
                 raise AssertionError(f"{request} did not fail")
     async with asyncio.timeout(TIMEOUT):
@@ -159,3 +153,5 @@ async def test_stream_errors_reach_the_client(
         except grpc.aio.AioRpcError as err:
             assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert _violations(err) == ["after_version"]
+        else:
+            raise AssertionError("a negative after_version did not fail")

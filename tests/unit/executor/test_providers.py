@@ -117,51 +117,72 @@ def fake_codex(tag: str) -> str:
     )
 
 
-def running(command: str) -> list[psutil.Process]:
-    """Live processes whose command line starts with ``command``."""
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``procs`` still running (the same processes: psutil refuses a
+    reused pid). A zombie counts as gone: a container's init may never reap."""
     found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
+    for proc in procs:
         with contextlib.suppress(psutil.Error):
-            if (
-                " ".join(proc.info["cmdline"] or []).startswith(command)
-                and proc.info["status"] != psutil.STATUS_ZOMBIE
-            ):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
     return found
 
 
-async def start_fake(tmp_path: Path, tag: str) -> CodexProcess:
+def running(command: str) -> list[psutil.Process]:
+    """Live processes this test started (descendants of the test process, not
+    other processes on the host) whose command line starts with ``command``."""
+    return [p for p in alive(psutil.Process().children(recursive=True)) if _cmdline(p).startswith(command)]
+
+
+async def start_fake(tmp_path: Path, tag: str) -> tuple[CodexProcess, list[psutil.Process]]:
+    """The fake Codex, and the two commands it started (psutil handles, which
+    keep pointing at them once a crash has orphaned them)."""
     process = CodexProcess(
         codex_home=tmp_path, cwd=tmp_path, env={}, binary=Path("/bin/sh"), args=["-c", fake_codex(tag)]
     )
     await process.start()
     assert await process.stdout.readline() == b"ready\n"
+    assert process.pid is not None
+    fake = psutil.Process(process.pid)
+
+    def commands() -> list[psutil.Process]:
+        return [p for p in fake.children(recursive=True) if _cmdline(p).startswith(f"sleep {tag}")]
+
     # The fake starts its children in the background: give them a moment to exec.
     async with asyncio.timeout(10):
-        while len(running(f"sleep {tag}")) < 2:  # noqa: ASYNC110 - no event tells when a process has exec-ed
+        while len(children := commands()) < 2:  # noqa: ASYNC110 - no event tells when a process has exec-ed
             await asyncio.sleep(0.02)
-    return process
+    return process, children
 
 
 async def test_stop_leaves_no_process_behind(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="ccplane.codex.stderr")
-    process = await start_fake(tmp_path, "53.61")
+    process, commands = await start_fake(tmp_path, "53.61")
     await process.stop(grace=0.2)
     assert process.returncode is not None
+    assert alive(commands) == [], "the commands Codex started are gone"
     assert running("sleep 53.61") == []
     assert any("fake codex complains" in r.getMessage() for r in caplog.records)
     assert process.stderr_tail == ["ERROR fake codex complains"]
 
 
 async def test_crashed_process_leaves_no_orphans(tmp_path: Path) -> None:
-    process = await start_fake(tmp_path, "53.62")
+    process, commands = await start_fake(tmp_path, "53.62")
     assert process.pid is not None
     os.kill(process.pid, signal.SIGKILL)
     # Exit is seen although the orphans still hold Codex's pipes.
     assert await process.wait_exit(5.0)
     assert process.returncode == -signal.SIGKILL
-    assert running("sleep 53.62"), "orphans survive their parent"
+    assert alive(commands) == commands, "orphans survive their parent"
     await asyncio.wait_for(process.stop(), 5.0)
+    assert alive(commands) == []
     assert running("sleep 53.62") == []
 
 
