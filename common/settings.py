@@ -53,6 +53,11 @@ class Settings:
     auth_cache_ttl: float = field(default_factory=lambda: _env_float("CCPLANE_AUTH_CACHE_TTL", 5.0))
     # The longest a browser session lasts (seconds); sign-ins ask for no more.
     session_ttl: float = field(default_factory=lambda: _env_float("CCPLANE_SESSION_TTL", 12 * 3600.0))
+    # A stream reader (gRPC or SSE) that takes no message for this long is
+    # dropped; it resumes from its cursor (after_seq, Last-Event-ID).
+    stream_write_timeout: float = field(
+        default_factory=lambda: _env_float("CCPLANE_STREAM_WRITE_TIMEOUT", 30.0)
+    )
     default_provider: str = "codex-app-server"
     default_model: str = field(default_factory=lambda: _env("CCPLANE_MODEL", "gpt-5.5"))
 

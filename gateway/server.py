@@ -3,7 +3,12 @@
 ``ccplane up`` and the tests start it next to the control plane; ``python -m
 gateway`` runs it alone. Shutdown runs in phases: end the event streams
 (their upstream calls are cancelled, so the responses finish), stop
-accepting and let in-flight requests finish (bounded), close the channel.
+accepting and let in-flight requests finish (bounded), close the channels.
+
+Event streams go upstream over a channel of their own whose HTTP/2 stream
+windows stay at 64 KiB (no BDP probing): a stream whose SSE client stopped
+reading holds that much here, not the few MiB an auto-tuned window lets the
+control plane send ahead. Unary calls keep the auto-tuned channel.
 """
 
 from __future__ import annotations
@@ -13,16 +18,20 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import grpc
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from common.http_server import EmbeddedServer, listening_socket
+from common.settings import Settings
 from gateway.app import build_app
 from gateway.contract import Contract
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import build_openapi
-from gateway.sse import StreamOptions, StreamRegistry
+from gateway.sse import ABORT_EXTENSION, StreamOptions, StreamRegistry
 from gateway.transcoder import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_UNARY_TIMEOUT_S,
@@ -35,6 +44,35 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 ALLOWED_ORIGINS_ENV = "CCPLANE_GATEWAY_ALLOWED_ORIGINS"
 GRACEFUL_SHUTDOWN_S = 5.0
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+STREAM_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.http2.bdp_probe", 0)]
+
+
+class AbortableH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, offering the app a way to abort the connection.
+
+    ASGI can only close a response by completing it, which waits for the
+    client to read what is buffered: never, for a client that stopped
+    reading. Each request's scope gets :data:`~gateway.sse.ABORT_EXTENSION`,
+    which drops the connection at once.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        app: ASGIApp = self.app
+
+        async def with_abort(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("extensions", {})[ABORT_EXTENSION] = self._abort
+            await app(scope, receive, send)
+
+        self.app = with_abort
+
+    def _abort(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
 
 
 class Gateway:
@@ -52,7 +90,12 @@ class Gateway:
         unary_timeout: float | None = DEFAULT_UNARY_TIMEOUT_S,
         health_timeout: float = 2.0,
         allowed_origins: tuple[str, ...] | None = None,
+        stream_write_timeout: float | None = None,
     ) -> None:
+        """``stream_write_timeout``: how long an SSE client may take no frame
+        before it is dropped (default ``CCPLANE_STREAM_WRITE_TIMEOUT``)."""
+        if stream_write_timeout is None:
+            stream_write_timeout = Settings().stream_write_timeout
         self.control_plane_address = control_plane_address
         self.portal_dir = Path(portal_dir) if portal_dir is not None else None
         self.contract = Contract.load(Path(descriptor_set) if descriptor_set is not None else None)
@@ -61,7 +104,11 @@ class Gateway:
         self.metrics = GatewayMetrics(self.streams)
         self.options = TranscoderOptions(
             max_body_bytes=max_body_bytes,
-            stream=StreamOptions(keepalive_interval=keepalive_interval, first_event_grace=first_event_grace),
+            stream=StreamOptions(
+                keepalive_interval=keepalive_interval,
+                first_event_grace=first_event_grace,
+                write_timeout=stream_write_timeout,
+            ),
             unary_timeout=unary_timeout,
         )
         self._health_timeout = health_timeout
@@ -71,6 +118,7 @@ class Gateway:
             allowed_origins = tuple(o for o in configured.split(",") if o.strip())
         self.allowed_origins = allowed_origins
         self._channel: grpc.aio.Channel | None = None
+        self._stream_channel: grpc.aio.Channel | None = None
         self._server: EmbeddedServer | None = None
         self._serving: asyncio.Task[None] | None = None
         self.host = ""
@@ -83,14 +131,13 @@ class Gateway:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (0: any free port); returns once requests are accepted."""
-        self._channel = grpc.aio.insecure_channel(
-            self.control_plane_address,
-            options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ],
+        self._channel = grpc.aio.insecure_channel(self.control_plane_address, options=CHANNEL_OPTIONS)
+        self._stream_channel = grpc.aio.insecure_channel(
+            self.control_plane_address, options=STREAM_CHANNEL_OPTIONS
         )
-        transcoder = Transcoder(self.contract, self._channel, self.options, self.streams)
+        transcoder = Transcoder(
+            self.contract, self._channel, self.options, self.streams, stream_channel=self._stream_channel
+        )
         app = build_app(
             transcoder,
             self._channel,
@@ -104,6 +151,7 @@ class Gateway:
         self.host, self.port = host, sock.getsockname()[1]
         config = uvicorn.Config(
             app,
+            http=AbortableH11Protocol,
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -133,6 +181,7 @@ class Gateway:
                     await self._serving
         self._server = None
         self._serving = None
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = None
+        for channel in (self._channel, self._stream_channel):
+            if channel is not None:
+                await channel.close()
+        self._channel = self._stream_channel = None

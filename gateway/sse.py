@@ -19,12 +19,24 @@ that fails at once (unknown run, bad id) is an ordinary JSON error with the
 mapped status. A failure after that is an ``event: error`` frame carrying
 the ``google.rpc.Status``. Idle streams get ``: keep-alive`` comments. A
 client that goes away cancels the upstream call.
+
+A client that stops reading is dropped. Frames are relayed one at a time,
+with no queue in between: the gateway reads the next message from the
+upstream call only once the HTTP server took the previous frame, and the
+server takes one only while its write buffer is below its high-water mark.
+So a stalled client holds at most that buffer here, plus the upstream
+stream's HTTP/2 window (kept small, see :class:`gateway.server.Gateway`).
+When one frame waits longer than ``write_timeout``, the upstream call is
+cancelled and the connection aborted (not closed: a close would wait for
+the buffered bytes to drain for ever); the client reconnects with
+``Last-Event-ID`` and loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,10 +45,13 @@ import grpc
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
+from starlette.types import Message as AsgiMessage
 from starlette.types import Receive, Send
 
 from gateway.errors import error_headers, http_status, status_from_rpc_error, status_json
 from gateway.transcode import message_to_json
+
+log = logging.getLogger(__name__)
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 SSE_HEADERS = [
@@ -50,6 +65,9 @@ FIXED_EVENT_NAMES = {
     "ccplane.v1.StreamRequestsResponse": "human_loop.request",
 }
 _CURSOR_PREFIX = "after_"
+# ASGI scope extension holding a callable that aborts the request's
+# connection (our uvicorn protocol sets it; see gateway.server).
+ABORT_EXTENSION = "ccplane.connection.abort"
 
 
 @dataclass(frozen=True)
@@ -109,6 +127,7 @@ class StreamRegistry:
     def __init__(self) -> None:
         self.calls: set[Any] = set()
         self.cancelled_by_client = 0
+        self.dropped_slow_readers = 0
         self._changed = asyncio.Condition()
 
     @property
@@ -120,10 +139,11 @@ class StreamRegistry:
             self.calls.add(call)
             self._changed.notify_all()
 
-    async def closed(self, call: Any, *, cancelled_by_client: bool) -> None:
+    async def closed(self, call: Any, *, cancelled_by_client: bool, dropped_slow: bool = False) -> None:
         async with self._changed:
             self.calls.discard(call)
             self.cancelled_by_client += cancelled_by_client
+            self.dropped_slow_readers += dropped_slow
             self._changed.notify_all()
 
     async def wait_until(self, predicate: Callable[[StreamRegistry], bool]) -> None:
@@ -141,6 +161,22 @@ class StreamOptions:
     keepalive_interval: float = 15.0
     # How long the response status waits for the first message.
     first_event_grace: float = 1.0
+    # How long one frame may wait for the client to read before it is dropped.
+    write_timeout: float = 30.0
+
+
+class ReaderTooSlow(Exception):
+    """The client took no frame for ``write_timeout`` seconds."""
+
+
+async def _write(send: Send, message: AsgiMessage, limit: float) -> None:
+    # uvicorn waits for its write buffer to drain before it writes anything,
+    # so a send cut short here has written nothing: no half frame.
+    try:
+        async with asyncio.timeout(limit):
+            await send(message)
+    except TimeoutError:
+        raise ReaderTooSlow from None
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -164,13 +200,19 @@ async def serve_stream(  # noqa: PLR0917 - one call site, every argument distinc
     send: Send,
     options: StreamOptions,
     registry: StreamRegistry,
+    abort_connection: Callable[[], None] | None = None,
 ) -> int:
-    """Relay ``call`` (a started grpc.aio unary-stream call) as SSE; return the HTTP status sent."""
+    """Relay ``call`` (a started grpc.aio unary-stream call) as SSE; return the HTTP status sent.
+
+    ``abort_connection`` drops the client's connection (the scope's
+    :data:`ABORT_EXTENSION`); without it a client that stops reading is left
+    to the HTTP server once its frame times out.
+    """
     await registry.opened(call)
     client_gone = asyncio.ensure_future(_disconnected(receive))
     first: asyncio.Future[Any] = asyncio.ensure_future(call.read())
     reader: asyncio.Future[Any] | None = first
-    by_client = False
+    by_client = dropped = False
     try:
         done, _ = await asyncio.wait(
             {first, client_gone}, timeout=options.first_event_grace, return_when=asyncio.FIRST_COMPLETED
@@ -191,7 +233,8 @@ async def serve_stream(  # noqa: PLR0917 - one call site, every argument distinc
             await send({"type": "http.response.start", "status": code, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return code
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        timeout = options.write_timeout
+        await _write(send, {"type": "http.response.start", "status": 200, "headers": SSE_HEADERS}, timeout)
         while True:
             if reader is None:
                 reader = asyncio.ensure_future(call.read())
@@ -202,14 +245,14 @@ async def serve_stream(  # noqa: PLR0917 - one call site, every argument distinc
                 by_client = True
                 break
             if reader not in done:
-                await send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
+                await _write(send, _body(KEEPALIVE_FRAME), timeout)
                 continue
             if reader.cancelled():
                 break
             error = reader.exception()
             if isinstance(error, grpc.aio.AioRpcError):
                 chunk = error_frame(status_json(status_from_rpc_error(error), pool))
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await _write(send, _body(chunk), timeout)
                 break
             if error is not None:
                 raise error
@@ -217,13 +260,26 @@ async def serve_stream(  # noqa: PLR0917 - one call site, every argument distinc
             reader = None
             if item is grpc.aio.EOF:
                 break
-            await send({"type": "http.response.body", "body": frame(item, shape, pool), "more_body": True})
+            await _write(send, _body(frame(item, shape, pool)), timeout)
         if not by_client:
-            await send({"type": "http.response.body", "body": b""})
+            await _write(send, {"type": "http.response.body", "body": b""}, timeout)
+        return 200
+    except ReaderTooSlow:
+        dropped = True
+        log.warning(
+            "dropped an event-stream client that took no frame",
+            extra={"write_timeout_s": options.write_timeout},
+        )
+        if abort_connection is not None:
+            abort_connection()
         return 200
     finally:
         if not call.done():
             call.cancel()
         await _cancel(reader)
         await _cancel(client_gone)
-        await registry.closed(call, cancelled_by_client=by_client)
+        await registry.closed(call, cancelled_by_client=by_client, dropped_slow=dropped)
+
+
+def _body(chunk: bytes) -> AsgiMessage:
+    return {"type": "http.response.body", "body": chunk, "more_body": True}

@@ -30,7 +30,14 @@ from gateway.errors import (
     status_from_rpc_error,
     status_json,
 )
-from gateway.sse import StreamOptions, StreamRegistry, StreamShape, serve_stream, stream_shape
+from gateway.sse import (
+    ABORT_EXTENSION,
+    StreamOptions,
+    StreamRegistry,
+    StreamShape,
+    serve_stream,
+    stream_shape,
+)
 from gateway.transcode import (
     RequestError,
     bind,
@@ -76,7 +83,9 @@ class Transcoder:
         channel: grpc.aio.Channel,
         options: TranscoderOptions,
         streams: StreamRegistry,
+        stream_channel: grpc.aio.Channel | None = None,
     ) -> None:
+        """``stream_channel`` carries the server-streaming calls (default: ``channel``)."""
         self.contract = contract
         self.options = options
         self.streams = streams
@@ -87,7 +96,7 @@ class Transcoder:
             request_cls = contract.message_class(b.method.input_type)
             response_cls = contract.message_class(b.method.output_type)
             table = self._streaming if b.server_streaming else self._unary
-            factory = channel.unary_stream if b.server_streaming else channel.unary_unary
+            factory = (stream_channel or channel).unary_stream if b.server_streaming else channel.unary_unary
             table[b.rpc_path] = factory(
                 b.rpc_path,
                 request_serializer=request_cls.SerializeToString,
@@ -140,6 +149,7 @@ class Transcoder:
                 send,
                 self.options.stream,
                 self.streams,
+                scope.get("extensions", {}).get(ABORT_EXTENSION),
             )
             return
         await self._unary_call(binding, request, metadata, receive, send)

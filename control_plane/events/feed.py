@@ -123,6 +123,8 @@ class EventFeed:
         self._connects = 0
         # Set (and replaced) whenever the connection state changes.
         self._state_changed = asyncio.Event()
+        # Set (and replaced) whenever a reader subscribes or leaves.
+        self._readers_changed = asyncio.Event()
 
     # --- subscribers ---------------------------------------------------------
 
@@ -131,6 +133,7 @@ class EventFeed:
         """Wake-ups for ``run_id`` for the duration of the ``with`` block."""
         wakeup = RunWakeup(run_id, self.fallback_interval)
         self._subscribers.setdefault(run_id, set()).add(wakeup)
+        self._readers_moved()
         try:
             yield wakeup
         finally:
@@ -139,6 +142,7 @@ class EventFeed:
                 subscribers.discard(wakeup)
                 if not subscribers:
                     del self._subscribers[run_id]
+            self._readers_moved()
 
     def wake(self, run_id: str) -> None:
         """Wake this process's readers of ``run_id`` (done for every notification)."""
@@ -152,6 +156,15 @@ class EventFeed:
                 wakeup.wake()
 
     # --- state, for health checks and tests -----------------------------------
+
+    def readers(self, run_id: str) -> int:
+        """How many readers of ``run_id`` this process has (a stream that ended or was dropped has left)."""
+        return len(self._subscribers.get(run_id, ()))
+
+    async def wait_readers(self, run_id: str, count: int) -> None:
+        """Return once ``run_id`` has ``count`` readers here; bound it with ``asyncio.timeout``."""
+        while self.readers(run_id) != count:
+            await self._readers_changed.wait()
 
     @property
     def listening(self) -> bool:
@@ -261,3 +274,7 @@ class EventFeed:
     def _changed(self) -> None:
         changed, self._state_changed = self._state_changed, asyncio.Event()
         changed.set()
+
+    def _readers_moved(self) -> None:
+        moved, self._readers_changed = self._readers_changed, asyncio.Event()
+        moved.set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import grpc
 
@@ -16,6 +16,7 @@ from common.logging import current_trace_id
 from common.paging import page_size
 from common.settings import Settings
 from control_plane.auth import Caller, current_caller
+from control_plane.events.delivery import deliver
 from control_plane.events.feed import EventFeed
 from control_plane.events.stream import list_run_events, stream_run_events, wait_until
 from control_plane.human_loop.servicer import answer
@@ -34,6 +35,8 @@ from control_plane.todos.stream import stream_todo_events
 STOP_WAIT_S = 15.0
 MAX_MESSAGE_CHARS = 100_000
 MAX_REASON_CHARS = 1_000
+# Responses a Connect stream holds for a reader that is behind.
+CONNECT_BUFFER = 64
 
 
 class RunServicer(runs_pb2_grpc.RunServiceServicer):
@@ -122,9 +125,8 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
     async def StreamRunEvents(
         self, request: runs_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.RunEvent]:
-        async for event in stream_run_events(
-            self._db, self._feed, current_caller(), request.run_id, request.after_seq
-        ):
+        events = stream_run_events(self._db, self._feed, current_caller(), request.run_id, request.after_seq)
+        async for event in deliver(events, context, self._settings.stream_write_timeout, "after_seq"):
             yield event
 
     async def ListRunEvents(
@@ -142,9 +144,10 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
     async def StreamTodoEvents(
         self, request: runs_pb2.StreamTodoEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[runs_pb2.StreamTodoEventsResponse]:
-        async for version in stream_todo_events(
+        versions = stream_todo_events(
             self._db, self._feed, current_caller(), request.run_id, request.after_version
-        ):
+        )
+        async for version in deliver(versions, context, self._settings.stream_write_timeout, "after_version"):
             yield todo_version_to_proto(version)
 
     async def Connect(
@@ -162,27 +165,35 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
                 "SUBSCRIBE_FIRST", "the first message of a Connect stream must be subscribe"
             )
         run_id = require_id(ids.RUN, "subscribe.run_id", first.subscribe.run_id)
-        out: asyncio.Queue[runs_pb2.ConnectResponse | None] = asyncio.Queue()
+        # Bounded: while the reader is slow, events wait in the log, not here.
+        out: asyncio.Queue[runs_pb2.ConnectResponse | None] = asyncio.Queue(maxsize=CONNECT_BUFFER)
 
         async def relay_events() -> None:
             try:
                 async for event in stream_run_events(
                     self._db, self._feed, caller, run_id, first.subscribe.after_seq
                 ):
-                    out.put_nowait(runs_pb2.ConnectResponse(event=event))
-            finally:
-                out.put_nowait(None)
+                    await out.put(runs_pb2.ConnectResponse(event=event))
+            except Exception:
+                await out.put(None)  # the reader re-raises it from this task
+                raise
+            await out.put(None)
 
         async def perform_actions() -> None:
             async for request in request_iterator:
-                out.put_nowait(runs_pb2.ConnectResponse(ack=await self._act(caller, run_id, request)))
+                await out.put(runs_pb2.ConnectResponse(ack=await self._act(caller, run_id, request)))
+
+        async def responses() -> AsyncGenerator[runs_pb2.ConnectResponse, None]:
+            while (item := await out.get()) is not None:
+                yield item
+            events.result()  # re-raise a stream error (NOT_FOUND, ...)
 
         events = asyncio.create_task(relay_events(), name=f"connect-events-{run_id}")
         acts = asyncio.create_task(perform_actions(), name=f"connect-actions-{run_id}")
         try:
-            while (item := await out.get()) is not None:
+            timeout = self._settings.stream_write_timeout
+            async for item in deliver(responses(), context, timeout, "subscribe.after_seq"):
                 yield item
-            events.result()  # re-raise a stream error (NOT_FOUND, ...)
         finally:
             for task in (events, acts):
                 task.cancel()

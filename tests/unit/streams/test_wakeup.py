@@ -78,3 +78,18 @@ def test_bad_settings_are_refused() -> None:
         EventFeed(URL, fallback_interval=0)
     with pytest.raises(ValueError, match="reconnect_delays"):
         EventFeed(URL, reconnect_delays=())
+
+
+async def test_readers_are_counted_per_run_and_can_be_waited_for() -> None:
+    feed = EventFeed(URL, fallback_interval=60)
+    assert feed.readers("run_a") == 0
+    with feed.subscribe("run_a"), feed.subscribe("run_b"):
+        left = asyncio.ensure_future(feed.wait_readers("run_a", 0))
+        with feed.subscribe("run_a"):
+            assert (feed.readers("run_a"), feed.readers("run_b")) == (2, 1)
+        assert feed.readers("run_a") == 1
+        await asyncio.sleep(0)  # the waiter looks: one reader is left
+        assert not left.done()
+    async with asyncio.timeout(TIMEOUT):
+        await left  # the last reader of run_a left
+    assert feed.readers("run_b") == 0
