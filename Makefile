@@ -12,7 +12,7 @@ PORTAL_BUILD := portal/dist/index.html
 PORTAL_SRC := $(shell find portal/src -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
 PYTEST_ARGS ?=
 
-.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser test-portal gen lint format bench clean
+.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser test-portal gen lint format bench soak clean
 
 install: $(STAMP) $(BUF) $(PORTAL_BUILD)
 
@@ -82,8 +82,12 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install
+bench: install system
 	$(PY) -m bench
+
+# The fault suite (tests/reliability) bigger and longer; its proofs go to bench/results.json.
+soak: install system
+	$(PY) -m bench --reliability --soak
 
 clean:
 	rm -rf $(VENV) tools/node_modules portal/node_modules portal/dist .buf-deps .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,9 @@
 ``GrpcServer`` wires a grpc.aio server the same way everywhere: the services'
 servicers, server reflection, ``grpc.health.v1``, the OpenTelemetry
 interceptor (W3C trace context from metadata), and the error interceptor that
-turns :class:`~common.errors.ServiceError` into a rich status and any other
-exception into a plain INTERNAL without leaking a stack trace.
+turns :class:`~common.errors.ServiceError` into a rich status, an unreachable
+database into UNAVAILABLE, and any other exception into a plain INTERNAL
+without leaking a stack trace.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from common import tracing
-from common.errors import ServiceError
+from common.db.errors import is_unavailable
+from common.errors import ServiceError, unavailable
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# What a call gets while the database cannot be reached (restart, failover).
+DATABASE_UNAVAILABLE = unavailable(
+    "DATABASE_UNAVAILABLE", "the database is unavailable for a moment; retry shortly"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class ServiceRegistration:
 def _status_for(exc: BaseException) -> grpc.Status:
     if isinstance(exc, ServiceError):
         return rpc_status.to_status(exc.to_status())
+    if is_unavailable(exc):
+        return rpc_status.to_status(DATABASE_UNAVAILABLE.to_status())
     return rpc_status.to_status(
         ServiceError(grpc.StatusCode.INTERNAL, "INTERNAL", "internal error").to_status()
     )
@@ -48,7 +56,9 @@ def _status_for(exc: BaseException) -> grpc.Status:
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
     if isinstance(exc, NotImplementedError):
         exc = ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", f"{method} is not implemented yet")
-    if not isinstance(exc, ServiceError):
+    if is_unavailable(exc):
+        log.warning("database unavailable in %s: %s", method, exc)
+    elif not isinstance(exc, ServiceError):
         log.exception("unhandled error in %s", method, exc_info=exc)
     await context.abort_with_status(_status_for(exc))
 

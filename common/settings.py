@@ -58,6 +58,29 @@ class Settings:
     stream_write_timeout: float = field(
         default_factory=lambda: _env_float("CCPLANE_STREAM_WRITE_TIMEOUT", 30.0)
     )
+    # An executor silent this long is unhealthy and its leases are revoked.
+    executor_heartbeat_timeout: float = field(
+        default_factory=lambda: _env_float("CCPLANE_EXECUTOR_HEARTBEAT_TIMEOUT", 10.0)
+    )
+    # Recovery from faults (control_plane.reconcile): how long a run whose
+    # executor vanished may stay `lost` before it fails with EXECUTOR_LOST.
+    lost_grace: float = field(default_factory=lambda: _env_float("CCPLANE_LOST_GRACE", 15.0))
+    # How often each control plane's reconciler looks (one acts at a time).
+    reconcile_interval: float = field(default_factory=lambda: _env_float("CCPLANE_RECONCILE_INTERVAL", 5.0))
+    # A live run whose control plane died and that nobody adopted for this
+    # long is `lost`; a run `starting` for this long fails with START_TIMEOUT.
+    orphan_after: float = field(default_factory=lambda: _env_float("CCPLANE_ORPHAN_AFTER", 30.0))
+    start_timeout: float = field(default_factory=lambda: _env_float("CCPLANE_RUN_START_TIMEOUT", 300.0))
+    # A run queued this long while no executor has a free slot raises an alert.
+    queued_alert_after: float = field(default_factory=lambda: _env_float("CCPLANE_QUEUED_ALERT_AFTER", 300.0))
+    # Outputs an executor keeps per session for a control plane to re-attach
+    # from; a control plane away for longer fails the run (REPLAY_WINDOW_EXCEEDED).
+    executor_replay_capacity: int = field(
+        default_factory=lambda: _env_int("CCPLANE_EXECUTOR_REPLAY_CAPACITY", 20_000)
+    )
+    # SIGTERM: how long live work may take to finish before it is stopped
+    # (executors fail what is left with EXECUTOR_SHUTDOWN).
+    shutdown_grace: float = field(default_factory=lambda: _env_float("CCPLANE_SHUTDOWN_GRACE", 30.0))
     default_provider: str = "codex-app-server"
     default_model: str = field(default_factory=lambda: _env("CCPLANE_MODEL", "gpt-5.5"))
 

@@ -35,6 +35,8 @@ from control_plane.orchestration import commands
 from control_plane.orchestration.executors import ExecutorManagerClient
 from control_plane.orchestration.instance import Instance
 from control_plane.orchestration.orchestrator import Orchestrator
+from control_plane.reconcile.loop import Reconciler
+from control_plane.reconcile.runs import ReconcilePolicy
 from control_plane.reconcile.servicer import ReconcileServicer
 from control_plane.runs.servicer import RunServicer
 from control_plane.sessions.servicer import SessionServicer
@@ -76,6 +78,7 @@ class ControlPlane:
         self.objects: ObjectStore | None = None
         self.orchestrator: Orchestrator | None = None
         self._manager: ExecutorManagerClient | None = None
+        self.reconciler: Reconciler | None = None
         self.authenticator: Authenticator | None = None
 
     @property
@@ -114,6 +117,14 @@ class ControlPlane:
                 human_loop_timeout_s=self.settings.human_loop_timeout_s,
             )
             await self.orchestrator.start()
+        self.reconciler = Reconciler(
+            self.db,
+            self.instance,
+            ReconcilePolicy.from_settings(self.settings),
+            release=self._manager.release if self._manager is not None else None,
+            interval_s=self.settings.reconcile_interval,
+        )
+        self.reconciler.start()
         registrations = [
             ServiceRegistration(
                 "ccplane.v1.RunService",
@@ -132,7 +143,7 @@ class ControlPlane:
             ),
             ServiceRegistration(
                 "ccplane.v1.ReconcileService",
-                ReconcileServicer(self.db, self.instance, self.sweeper),
+                ReconcileServicer(self.db, self.reconciler, self.sweeper),
                 reconcile_pb2_grpc.add_ReconcileServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -151,12 +162,24 @@ class ControlPlane:
         )
         await self.server.start()
 
+    async def stop_accepting(self) -> None:
+        """First phase of a shutdown: no more calls, no more runs started;
+        live runs are still driven (and recorded) until :meth:`stop`."""
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if self.orchestrator is not None:
+            await self.orchestrator.stop_scheduling()
+
     async def stop(self) -> None:
         """Stop serving, stop driving runs (their sessions live on for
         adoption), then release the database."""
         if self.server is not None:
             await self.server.stop()
             self.server = None
+        if self.reconciler is not None:
+            await self.reconciler.stop()
+            self.reconciler = None
         if self.orchestrator is not None:
             await self.orchestrator.stop()
             self.orchestrator = None

@@ -51,6 +51,8 @@ async def serve(args: argparse.Namespace) -> None:
             slots=args.slots,
             threads_dir=threads_dir,
             objects=objects,
+            shutdown_grace=settings.shutdown_grace,
+            replay_capacity=settings.executor_replay_capacity,
         )
     )
     await executor.start(args.host, args.port)
@@ -60,6 +62,7 @@ async def serve(args: argparse.Namespace) -> None:
     try:
         await wait_for_stop_signal()
     finally:
+        await executor.drain()
         await registration.stop()
         await executor.stop()
         await objects.close()

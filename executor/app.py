@@ -81,6 +81,12 @@ class Executor:
             await asyncio.sleep(30)
             self.host.forget_ended(ENDED_SESSION_RETENTION_S)
 
+    async def drain(self) -> None:
+        """First phase of a shutdown, while still registered (heartbeats say
+        draining, so no new session comes): live sessions get the shutdown
+        grace to end on their own; what is left then fails."""
+        await self.host.shutdown(grace=self.host.config.shutdown_grace)
+
     async def stop(self) -> None:
         await self.host.shutdown()
         if self._janitor is not None:

@@ -14,6 +14,13 @@ Only requests under ``/v1/`` with the session's token are forwarded;
 anything else is 401/404, and an unreachable upstream is 502. Sessions that
 use a Codex login (``CCPLANE_MODEL_USE_CODEX_LOGIN``) talk to OpenAI
 themselves: that flow keeps its ``auth.json`` and does not go through here.
+
+A stalled model (``CCPLANE_MODEL_STALL_TIMEOUT``): Codex times out a stream
+that goes silent once it has begun, but waits for ever for an answer that
+never starts. So the proxy answers 504 when the upstream has sent no response
+head within the stall timeout, and gives up on a body that stays silent a
+little longer than that (Codex's own, clearer, error comes first; the
+session then sees a body cut short, which fails its turn too).
 """
 
 from __future__ import annotations
@@ -24,13 +31,16 @@ import json
 import logging
 import secrets
 import socket
+from typing import TYPE_CHECKING
 
 import httpx
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from common.http_server import EmbeddedServer, listening_socket
-from executor.providers.codex.config import DEFAULT_BASE_URL, ModelConfig
+
+if TYPE_CHECKING:
+    from executor.providers.codex.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +61,12 @@ _DROPPED = frozenset(
         "upgrade",
     }
 )
-# Connecting is quick or broken; an answer streams for as long as the model thinks.
-_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=10.0)
+# Connecting is quick or broken; an answer streams for as long as the model
+# makes progress (the read timeout is the session's stall timeout, plus
+# _STALL_GRACE_S during the body, where Codex enforces it first).
+_CONNECT_S = 10.0
+_WRITE_S = 60.0
+_STALL_GRACE_S = 5.0
 # Codex keeps its connection between requests, across long approvals: the
 # proxy must not close an idle one under it.
 _KEEP_ALIVE_S = 3600
@@ -62,10 +76,14 @@ class ModelProxy:
     """One session's proxy to ``upstream``'s endpoint; ``start()`` then ``stop()``."""
 
     def __init__(self, upstream: ModelConfig, *, run_id: str = "", sock: socket.socket | None = None) -> None:
+        # Imported here: the codex package imports this module (its sessions own proxies).
+        from executor.providers.codex.config import DEFAULT_BASE_URL
+
         if not upstream.api_key:
             raise ValueError("the model proxy needs the model's API key")
         self._upstream_base = (upstream.base_url or DEFAULT_BASE_URL).rstrip("/")
         self._api_key = upstream.api_key
+        self.stall_timeout = upstream.stall_timeout
         self.run_id = run_id
         # What the session presents instead of the key.
         self.token = TOKEN_PREFIX + secrets.token_urlsafe(24)
@@ -84,7 +102,13 @@ class ModelProxy:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=_TIMEOUT)
+        timeout = httpx.Timeout(
+            connect=_CONNECT_S,
+            read=self.stall_timeout + _STALL_GRACE_S,
+            write=_WRITE_S,
+            pool=_CONNECT_S,
+        )
+        self._client = httpx.AsyncClient(timeout=timeout)
         sock = self._sock or listening_socket("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
@@ -151,7 +175,20 @@ class ModelProxy:
             scope["method"], url + (f"?{query}" if query else ""), headers=forwarded, content=body
         )
         try:
-            upstream = await self._client.send(request, stream=True)
+            async with asyncio.timeout(self.stall_timeout):
+                upstream = await self._client.send(request, stream=True)
+        except TimeoutError:
+            log.warning(
+                "model upstream sent no answer",
+                extra={"run_id": self.run_id, "timeout_s": self.stall_timeout},
+            )
+            await _refuse(
+                send,
+                504,
+                f"the model endpoint sent no answer within {self.stall_timeout:g}s "
+                "(CCPLANE_MODEL_STALL_TIMEOUT)",
+            )
+            return
         except httpx.HTTPError as exc:
             log.warning("model upstream unreachable", extra={"run_id": self.run_id, "error": str(exc)})
             await _refuse(send, 502, "the model endpoint cannot be reached")

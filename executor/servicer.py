@@ -40,6 +40,10 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
             raise failed_precondition("SESSION_NOT_STARTED", "the first message must be start or attach")
 
         session.attach()
+        # Headers now, before any output: the caller knows at once that the
+        # session is here and answering (a re-attach after a silence heals
+        # its run even when nothing new has happened).
+        await context.send_initial_metadata(())
         actions = asyncio.create_task(self._read_actions(session, request_iterator), name="session-actions")
         try:
             async for output in session.outputs.follow(after):

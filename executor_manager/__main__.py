@@ -32,7 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument("--slots", type=int, default=defaults.slots_per_executor, help="slots per executor")
     parser.add_argument("--heartbeat-interval", type=float, default=defaults.heartbeat_interval)
     parser.add_argument(
-        "--heartbeat-timeout", type=float, default=None, help="default: 3x the heartbeat interval"
+        "--heartbeat-timeout",
+        type=float,
+        default=settings.executor_heartbeat_timeout,
+        help="silence after which an executor is unhealthy (CCPLANE_EXECUTOR_HEARTBEAT_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--stop-grace",
+        type=float,
+        default=settings.shutdown_grace + 10,
+        help="seconds a stopping executor has before it is killed (default: CCPLANE_SHUTDOWN_GRACE + 10)",
     )
     parser.add_argument(
         "--idle-timeout", type=float, default=defaults.idle_timeout, help="0: keep idle executors"
@@ -50,7 +59,8 @@ def config_from_args(args: argparse.Namespace) -> ManagerConfig:
         max_executors=args.max_executors,
         slots_per_executor=args.slots,
         heartbeat_interval=args.heartbeat_interval,
-        heartbeat_timeout=args.heartbeat_timeout or 3 * args.heartbeat_interval,
+        heartbeat_timeout=args.heartbeat_timeout,
+        stop_grace=args.stop_grace,
         idle_timeout=args.idle_timeout or None,
         advertise_address=args.advertise_address,
     )

@@ -22,16 +22,17 @@ class ManagerConfig:
     min_executors: int = 1
     max_executors: int = 4
     slots_per_executor: int = 4
-    heartbeat_interval: float = 5.0
-    heartbeat_timeout: float = 15.0
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 10.0
     # How often the manager looks for silent executors and expired leases.
     sweep_interval: float = 1.0
     # How often the pool checks its executors' processes.
     supervise_interval: float = 1.0
     # An executor that has not registered this long after its start is replaced.
     start_timeout: float = 60.0
-    # SIGTERM (or the backend's equivalent), then kill after this many seconds.
-    stop_grace: float = 15.0
+    # SIGTERM (or the backend's equivalent), then kill after this many
+    # seconds: more than the executors' own drain (CCPLANE_SHUTDOWN_GRACE).
+    stop_grace: float = 40.0
     # Stop executors beyond ``min_executors`` after this long without work; None: never.
     idle_timeout: float | None = 300.0
     restart_backoff_initial: float = 0.5

@@ -18,6 +18,7 @@ import grpc
 from ccplane.v1 import executor_pb2, executor_pb2_grpc
 from common.credentials import authorized_channel
 from common.db.engine import Database
+from common.db.errors import is_unavailable
 from common.errors import resource_exhausted, unavailable
 from executor_manager import leases, registry
 from executor_manager.config import ManagerConfig
@@ -185,11 +186,22 @@ class ExecutorFleet:
         return expired
 
     async def _sweep_forever(self) -> None:
+        outage = False
         while True:
             try:
+                if outage:
+                    async with self._db.session() as session, session.begin():
+                        await registry.forgive_silence(session, self._lease_ttl)
+                    log.info("the database is back; executors' silence meanwhile is forgiven")
+                    outage = False
                 await self.sweep()
-            except Exception:
-                log.exception("executor sweep failed; retrying")
+            except Exception as exc:
+                if is_unavailable(exc):
+                    if not outage:
+                        log.warning("executor sweep: the database is unavailable; retrying")
+                    outage = True
+                else:
+                    log.exception("executor sweep failed; retrying")
             await asyncio.sleep(self._config.sweep_interval)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from common import ids
 from common.credentials import INTERNAL_TOKEN_ENV
+from common.db.errors import is_unavailable
 from executor_manager.backends.base import (
     BackendError,
     ExecutorBackend,
@@ -109,8 +110,11 @@ class ExecutorPool:
         while True:
             try:
                 await self._tick()
-            except Exception:
-                log.exception("pool supervision failed; retrying")
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("pool supervision: the database is unavailable; retrying")
+                else:
+                    log.exception("pool supervision failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._config.supervise_interval)
             self._wake.clear()

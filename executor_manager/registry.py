@@ -250,6 +250,21 @@ async def extend_deadlines(session: AsyncSession, lease_ttl: timedelta) -> None:
     )
 
 
+async def forgive_silence(session: AsyncSession, lease_ttl: timedelta) -> None:
+    """After this manager could not reach the database: no executor could
+    heartbeat meanwhile, which is not its fault. Every live executor counts
+    as heard from now, and every open lease gets a full timeout."""
+    now = await db_now(session)
+    await session.execute(
+        update(models.Executor).where(models.Executor.state.in_(_LIVE)).values(last_heartbeat_at=now)
+    )
+    await session.execute(
+        update(models.ExecutorLease)
+        .where(models.ExecutorLease.released_at.is_(None))
+        .values(expires_at=func.greatest(models.ExecutorLease.expires_at, now + lease_ttl))
+    )
+
+
 async def forget_gone(session: AsyncSession, older_than: timedelta) -> int:
     """Delete STOPPED and UNHEALTHY executors silent for ``older_than`` (and,
     by cascade, their lease history); returns how many."""

@@ -25,12 +25,16 @@ async def control_plane(db_url: str, tmp_path_factory: pytest.TempPathFactory) -
 
     Its default tenant limits are off, since the whole session shares it;
     tests of limits set them per tenant. Key lookups are not cached, so a
-    revoked key or a changed limit counts at once."""
+    revoked key or a changed limit counts at once. Its reconciler runs only
+    on demand."""
     settings = Settings()
     settings.data_dir = tmp_path_factory.mktemp("control-plane")
     settings.tenant_max_runs = 0
     settings.tenant_rps = 0
     settings.auth_cache_ttl = 0
+    # Tests share this database and set run statuses themselves: no pass
+    # runs unless a test asks for one (tests/integration/control_plane).
+    settings.reconcile_interval = 0
     plane = ControlPlane(settings, db_url)
     await plane.start(host="127.0.0.1", port=0)
     try:

@@ -47,9 +47,10 @@ class StackOptions:
     min_executors: int = 1
     max_executors: int = 4
     slots_per_executor: int = 4
-    heartbeat_interval: float = 5.0
-    # Silence after which an executor is unhealthy and its leases expire.
-    heartbeat_timeout: float = 15.0
+    heartbeat_interval: float = 2.0
+    # Silence after which an executor is unhealthy and its leases expire
+    # (None: the settings', CCPLANE_EXECUTOR_HEARTBEAT_TIMEOUT).
+    heartbeat_timeout: float | None = None
     manager_port: int | None = None
     grpc_port: int | None = None
     # REST gateway port (None: the settings' gateway port; 0: any free port).
@@ -128,9 +129,13 @@ class Stack:
             max_executors=self.options.max_executors,
             slots_per_executor=self.options.slots_per_executor,
             heartbeat_interval=self.options.heartbeat_interval,
-            heartbeat_timeout=self.options.heartbeat_timeout,
-            executor_env=executor_env,
-            **self.options.extra_manager_config,
+            heartbeat_timeout=self.options.heartbeat_timeout or self.settings.executor_heartbeat_timeout,
+            stop_grace=self.settings.shutdown_grace + 10,
+            **{
+                **self.options.extra_manager_config,
+                # The scripted model's settings, and any the options add.
+                "executor_env": {**executor_env, **self.options.extra_manager_config.get("executor_env", {})},
+            },
         )
         self.manager = ExecutorManager(config, self.database_url)
         manager_port = self.options.manager_port
@@ -163,15 +168,22 @@ class Stack:
         return url
 
     async def stop(self) -> None:
+        """Stop accepting (the gateway, the control plane's calls and
+        scheduling); drain (the executors give live runs the shutdown grace
+        to finish, and fail what is left with EXECUTOR_SHUTDOWN, while the
+        control plane still records it); then stop the rest. So no run is
+        left ``running`` with nobody to drive it."""
         if self.gateway is not None:
             await self.gateway.stop()
             self.gateway = None
         if self.control_plane is not None:
-            await self.control_plane.stop()
-            self.control_plane = None
+            await self.control_plane.stop_accepting()
         if self.manager is not None:
             await self.manager.stop()
             self.manager = None
+        if self.control_plane is not None:
+            await self.control_plane.stop()
+            self.control_plane = None
         if self.model is not None:
             await self.model.stop()
             self.model = None

@@ -15,6 +15,9 @@ Contract, for every backend:
   except ``put_bytes``/``get_bytes``, which callers use for small objects.
 - Missing objects raise :class:`ObjectNotFoundError` on reads; ``head``
   returns ``None``; ``delete`` of a missing key is not an error.
+- A store that cannot be reached raises :class:`ObjectStoreUnavailableError`
+  (after the backend's retries, see :mod:`common.objectstore.retry`); any
+  other failure is a plain :class:`ObjectStoreError` and is never retried.
 - ``list(prefix)`` yields objects in key order.
 - Keys are checked by :func:`check_key` (relative, ``/``-separated, no
   ``.``/``..``/empty segments): a bad key is a programming error
@@ -39,6 +42,19 @@ MAX_KEY_BYTES = 1024
 
 class ObjectStoreError(Exception):
     """The store failed (unreachable, misconfigured, refused the request)."""
+
+
+class ObjectStoreUnavailableError(ObjectStoreError):
+    """The store could not be reached or answered that it is struggling
+    (connection refused or reset, a timeout, a 5xx answer, throttling): a
+    failure that may pass. Backends raise it for one failed attempt; once
+    retries are used up (:mod:`common.objectstore.retry`) it says how many
+    attempts were made over how long."""
+
+    def __init__(self, message: str, *, attempts: int = 1, elapsed_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.elapsed_s = elapsed_s
 
 
 class ObjectNotFoundError(ObjectStoreError, KeyError):

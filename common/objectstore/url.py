@@ -8,6 +8,10 @@
   ``part_size=<bytes>`` for multipart uploads. Credentials come from the
   environment (AWS chain); a URL carrying credentials is refused so that
   secrets never end up in logs or process listings.
+
+Requests to an S3 store are retried as ``CCPLANE_OBJECT_STORE_RETRIES``,
+``CCPLANE_OBJECT_STORE_RETRY_MAX_S`` and ``CCPLANE_OBJECT_STORE_TIMEOUT_S``
+say (see :mod:`common.objectstore.retry`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from common.objectstore.base import ObjectStore
 from common.objectstore.local import LocalObjectStore
+from common.objectstore.retry import RetryPolicy, retry_policy_from_env
 from common.objectstore.s3 import DEFAULT_PART_SIZE, S3Location, S3ObjectStore
 
 ENV_VAR = "CCPLANE_OBJECT_STORE_URL"
@@ -34,12 +39,15 @@ def store_url_from_env(data_dir: Path) -> str:
     return os.environ.get(ENV_VAR, "").strip() or default_store_url(data_dir)
 
 
-def open_store(url: str, *, data_dir: Path | None = None) -> ObjectStore:
+def open_store(url: str, *, data_dir: Path | None = None, retry: RetryPolicy | None = None) -> ObjectStore:
     """The store ``url`` names; an empty url means ``file://<data_dir>/objects``.
+    ``retry`` defaults to the policy the environment sets.
 
-    Raises ``ValueError`` with a message fit for an operator on a bad URL.
-    Opening connects to nothing: the first request does.
+    Raises ``ValueError`` with a message fit for an operator on a bad URL or
+    retry setting. Opening connects to nothing: the first request does.
     """
+    # Read first: a malformed setting is refused whichever backend is used.
+    retry = retry or retry_policy_from_env()
     url = url.strip()
     if not url:
         if data_dir is None:
@@ -55,7 +63,7 @@ def open_store(url: str, *, data_dir: Path | None = None) -> ObjectStore:
         return LocalObjectStore(Path(path))
     if parts.scheme == "s3":
         location, part_size = _s3_location(url)
-        return S3ObjectStore(location, part_size=part_size)
+        return S3ObjectStore(location, part_size=part_size, retry=retry)
     raise ValueError(f"object store URL {url!r}: the scheme must be file:// or s3://")
 
 

@@ -36,6 +36,26 @@ Step fields (all optional):
     Seconds to wait after ``response.created`` before the items are sent.
 ``http_status``
     Answer with this HTTP status and an error body instead of a stream.
+``stall``
+    Seconds (a positive number) during which the stream goes silent part way
+    through: ``after_events`` events are sent, then nothing while the HTTP
+    connection stays open, until the time is up (the rest of the reply
+    follows, and the connection closes after it) or the client goes away.
+``cut``
+    ``true``: the connection is cut part way through the stream. After
+    ``after_events`` events, half of the next event's chunk is written and
+    the TCP connection is closed: the chunked body ends without its last
+    chunk and without ``response.completed``. With ``stall``, the cut
+    follows the stall.
+``after_events``
+    How many Server-Sent Events (``response.created`` is the first; then
+    ``response.output_item.added``, deltas, ``.done``, …) go out before a
+    ``stall`` or ``cut``; default 1. The fault comes before
+    ``response.completed`` at the latest. Needs ``stall`` or ``cut``.
+``before_headers``
+    ``true``: the ``stall`` or ``cut`` comes before the status line, once
+    the request has been read (a model that never starts its answer, or
+    drops the connection unanswered). Not with ``after_events``.
 ``when_contains``
     The step only answers a request whose body contains this substring. A
     request that does not match it is answered with ``unmatched`` (an
@@ -75,6 +95,10 @@ class Step:
     delay: float = 0.0
     http_status: int | None = None
     when_contains: str | None = None
+    stall: float | None = None
+    cut: bool = False
+    after_events: int = 1
+    before_headers: bool = False
 
     def matches(self, body: str) -> bool:
         return self.when_contains is None or self.when_contains in body
@@ -142,7 +166,17 @@ class Scenario:
 
 
 _ITEM_KINDS = ("message", "reasoning", "exec", "tool", "custom_tool", "raw")
-_STEP_KEYS = {"output", "usage", "delay", "http_status", "when_contains"}
+_STEP_KEYS = {
+    "output",
+    "usage",
+    "delay",
+    "http_status",
+    "when_contains",
+    "stall",
+    "cut",
+    "after_events",
+    "before_headers",
+}
 
 
 def _parse_step(data: Any, where: str) -> Step:
@@ -163,13 +197,44 @@ def _parse_step(data: Any, where: str) -> Step:
         raise ScenarioError(f"{where}.usage must map names to integers")
     when = data.get("when_contains")
     status = data.get("http_status")
+    stall, cut, after_events, before_headers = _parse_fault(data, where)
     return Step(
         output=tuple(output),
         usage=dict(usage),
         delay=float(data.get("delay", 0.0)),
         http_status=int(status) if status is not None else None,
         when_contains=str(when) if when is not None else None,
+        stall=stall,
+        cut=cut,
+        after_events=after_events,
+        before_headers=before_headers,
     )
+
+
+def _parse_fault(data: Mapping[str, Any], where: str) -> tuple[float | None, bool, int, bool]:
+    """A step's stream fault: ``stall`` seconds, ``cut``, ``after_events``, ``before_headers``."""
+    stall = data.get("stall")
+    if stall is not None and (
+        isinstance(stall, bool) or not isinstance(stall, int | float) or not 0 < stall < float("inf")
+    ):
+        raise ScenarioError(f"{where}.stall must be a positive number of seconds")
+    cut = data.get("cut", False)
+    if not isinstance(cut, bool):
+        raise ScenarioError(f"{where}.cut must be true or false")
+    after_events = data.get("after_events", 1)
+    if isinstance(after_events, bool) or not isinstance(after_events, int) or after_events < 0:
+        raise ScenarioError(f"{where}.after_events must be a whole number of events, 0 or more")
+    before_headers = data.get("before_headers", False)
+    if not isinstance(before_headers, bool):
+        raise ScenarioError(f"{where}.before_headers must be true or false")
+    for name in ("after_events", "before_headers"):
+        if name in data and stall is None and not cut:
+            raise ScenarioError(f"{where}.{name} needs stall or cut")
+    if before_headers and "after_events" in data:
+        raise ScenarioError(f"{where}.before_headers and after_events exclude each other")
+    if (stall is not None or cut) and data.get("http_status") is not None:
+        raise ScenarioError(f"{where}.stall/cut break a stream; http_status answers without one")
+    return (float(stall) if stall is not None else None), cut, after_events, before_headers
 
 
 # Built-in scenarios, by name. `demo` backs `ccplane up --demo`.

@@ -7,6 +7,10 @@ deltas, ``response.completed`` with ``usage``), one scenario step per request.
 Every request is recorded (``server.requests``) and tests can wait for one
 (``await server.wait_for_request(contains=...)``) instead of polling.
 
+A step can also break its stream at the wire: go silent with the connection
+open (``stall``), or end the TCP connection half way through a chunk of the
+body (``cut``); see :mod:`common.scripted_model.scenario`.
+
 Stdlib only: a minimal HTTP/1.1 parser (keep-alive, chunked replies) is all a
 Responses-API client needs, and it keeps the demo free of web dependencies.
 """
@@ -39,6 +43,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: str
     step_index: int | None = None  # which scenario step answered it (None: fallback)
+    # The client closed the connection before its reply was complete (during a stall, say).
+    hung_up: bool = False
 
     @property
     def json(self) -> Any:
@@ -167,6 +173,24 @@ class ScriptedModelServer:
                 f"got {len(self._state.requests)} request(s)"
             ) from None
 
+    async def wait_for_hang_up(self, request: RecordedRequest, *, timeout_s: float = 10.0) -> None:
+        """Return once the client has hung up on the reply to ``request``
+        (a stalled one, say); TimeoutError after ``timeout_s`` seconds."""
+
+        async def wait() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: request.hung_up)
+
+        try:
+            await asyncio.wait_for(wait(), timeout_s)
+        except TimeoutError:
+            raise TimeoutError(f"the client did not hang up within {timeout_s}s") from None
+
+    async def _note_hang_up(self, request: RecordedRequest) -> None:
+        async with self._changed:
+            request.hung_up = True
+            self._changed.notify_all()
+
     # -- HTTP --------------------------------------------------------------
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -179,9 +203,11 @@ class ScriptedModelServer:
                 if request is None:
                     break
                 keep_alive = request.headers.get("connection", "").lower() != "close"
-                await self._dispatch(request, writer)
-                if not keep_alive:
+                if not await self._dispatch(request, reader, writer) or not keep_alive:
                     break
+        except _ConnectionCut:
+            # Close at once, without the chunked body's last chunk.
+            writer.transport.abort()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:
@@ -192,21 +218,28 @@ class ScriptedModelServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _dispatch(self, request: RecordedRequest, writer: asyncio.StreamWriter) -> None:
+    async def _dispatch(
+        self, request: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer one request; False when the connection must not be reused."""
         path = request.path.split("?", 1)[0].rstrip("/")
         if request.method == "POST" and path.endswith("/responses"):
             step = self._pick_step(request)
             async with self._changed:
                 self._state.requests.append(request)
                 self._changed.notify_all()
-            await self._answer(step, request, writer)
-            return
+            try:
+                return await self._answer(step, request, _Reply(step, reader, writer))
+            except ConnectionError:
+                await self._note_hang_up(request)
+                raise
         self._state.other_requests.append(request)
         if request.method == "GET" and path.endswith("/models"):
             body = {"object": "list", "data": [{"id": self.model, "object": "model"}]}
             await _write_json(writer, 200, body)
-            return
+            return True
         await _write_json(writer, 404, {"error": {"message": f"{LABEL} no route {request.path}"}})
+        return True
 
     def _thread_key(self, request: RecordedRequest) -> str:
         try:
@@ -246,7 +279,8 @@ class ScriptedModelServer:
             self._state.thread_steps[key] = index + 1
         return step
 
-    async def _answer(self, step: Step, request: RecordedRequest, writer: asyncio.StreamWriter) -> None:
+    async def _answer(self, step: Step, request: RecordedRequest, reply: _Reply) -> bool:
+        """Play ``step``; False when the connection must not be reused."""
         if step.http_status is not None:
             error = {
                 "error": {
@@ -255,32 +289,33 @@ class ScriptedModelServer:
                     "code": "scripted_error",
                 }
             }
-            await _write_json(writer, step.http_status, error)
-            return
-        writer.write(
+            await _write_json(reply.writer, step.http_status, error)
+            return True
+        if step.before_headers:
+            await reply.fault(b"")
+        reply.writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
         )
         response_id = f"resp_{next(self._ids)}"
         base = {"id": response_id, "object": "response", "model": self.model}
-        await self._event(writer, "response.created", response={**base, "status": "in_progress"})
+        await reply.event("response.created", response={**base, "status": "in_progress"})
         if step.delay:
             await asyncio.sleep(step.delay)
         items: list[dict[str, Any]] = []
         for index, spec in enumerate(step.output):
-            items.append(await self._emit_item(writer, index, spec))
+            items.append(await self._emit_item(reply, index, spec))
         usage = _usage(step.usage, request.body, items)
-        await self._event(
-            writer,
+        await reply.event(
             "response.completed",
             response={**base, "status": "completed", "output": items, "usage": usage},
         )
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+        reply.writer.write(b"0\r\n\r\n")
+        await reply.writer.drain()
+        # The client may have spoken during a stall; its bytes are gone.
+        return step.stall is None
 
-    async def _emit_item(
-        self, writer: asyncio.StreamWriter, index: int, spec: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    async def _emit_item(self, reply: _Reply, index: int, spec: Mapping[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
         call_id = str(spec.get("call_id") or f"call_{n}")
         if "message" in spec:
@@ -293,15 +328,13 @@ class ScriptedModelServer:
                 "content": [{"type": "output_text", "text": text, "annotations": []}],
             }
             if spec.get("stream"):
-                await self._event(
-                    writer,
+                await reply.event(
                     "response.output_item.added",
                     output_index=index,
                     item={**item, "status": "in_progress", "content": []},
                 )
                 for chunk in _chunks(text):
-                    await self._event(
-                        writer,
+                    await reply.event(
                         "response.output_text.delta",
                         item_id=item["id"],
                         output_index=index,
@@ -315,14 +348,12 @@ class ScriptedModelServer:
                 "id": f"rs_{n}",
                 "summary": [{"type": "summary_text", "text": summary}],
             }
-            await self._event(
-                writer,
+            await reply.event(
                 "response.output_item.added",
                 output_index=index,
                 item={**item, "summary": []},
             )
-            await self._event(
-                writer,
+            await reply.event(
                 "response.reasoning_summary_text.delta",
                 item_id=item["id"],
                 output_index=index,
@@ -348,15 +379,64 @@ class ScriptedModelServer:
         else:
             item = dict(spec["raw"])
         if "message" not in spec or not spec.get("stream"):
-            await self._event(writer, "response.output_item.added", output_index=index, item=item)
-        await self._event(writer, "response.output_item.done", output_index=index, item=item)
+            await reply.event("response.output_item.added", output_index=index, item=item)
+        await reply.event("response.output_item.done", output_index=index, item=item)
         return item
 
-    async def _event(self, writer: asyncio.StreamWriter, kind: str, **data: Any) -> None:
+
+class _ConnectionCut(Exception):
+    """A ``cut`` step broke the stream: the connection is dropped, not closed cleanly."""
+
+
+class _Reply:
+    """One streamed reply: writes its events as chunks and plays the step's
+    fault (``stall``, ``cut``) once ``after_events`` events are out."""
+
+    def __init__(self, step: Step, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.step = step
+        self.reader = reader
+        self.writer = writer
+        self.sent = 0
+        self._fault_due = (step.stall is not None or step.cut) and not step.before_headers
+
+    async def event(self, kind: str, **data: Any) -> None:
         payload = json.dumps({"type": kind, **data}, separators=(",", ":"))
-        chunk = f"event: {kind}\ndata: {payload}\n\n".encode()
-        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        await writer.drain()
+        body = f"event: {kind}\ndata: {payload}\n\n".encode()
+        chunk = b"%x\r\n%s\r\n" % (len(body), body)
+        # response.completed never goes out before the fault.
+        if self._fault_due and (self.sent >= self.step.after_events or kind == "response.completed"):
+            self._fault_due = False
+            await self.fault(chunk)
+        self.writer.write(chunk)
+        await self.writer.drain()
+        self.sent += 1
+
+    async def fault(self, next_chunk: bytes) -> None:
+        """Stall and/or cut; a cut sends half of ``next_chunk`` first."""
+        where = "before the headers" if self.step.before_headers else f"after {self.sent} event(s)"
+        if self.step.stall is not None:
+            log.info("%s stalling the answer for %gs %s", LABEL, self.step.stall, where)
+            if await self._client_left_within(self.step.stall):
+                raise ConnectionResetError("the client went away during a stall")
+        if self.step.cut:
+            log.info("%s cutting the connection %s", LABEL, where)
+            self.writer.write(next_chunk[: len(next_chunk) // 2])
+            await self.writer.drain()
+            raise _ConnectionCut
+
+    async def _client_left_within(self, seconds: float) -> bool:
+        """Wait ``seconds`` with the connection open; True if the client hung up first."""
+        try:
+            async with asyncio.timeout(seconds):
+                # A client waiting for its answer sends nothing; whatever it
+                # sends anyway is dropped (the connection closes afterwards).
+                while await self.reader.read(65536):
+                    pass
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            pass
+        return True
 
 
 def _function_call(n: int, call_id: str, name: str, args: Any) -> dict[str, Any]:

@@ -122,11 +122,6 @@ async def _now(session: AsyncSession) -> datetime:
     return now
 
 
-async def _notify_owner(session: AsyncSession, run_id: str) -> None:
-    """Wake the process that owns the run's session (at commit): answers wait for delivery."""
-    await session.execute(select(func.pg_notify(commands.NOTIFY_CHANNEL, run_id)))
-
-
 def _timeout(settings: dict[str, Any], default_timeout_s: float) -> timedelta:
     duration = settings_from_json(settings).human_loop_timeout
     timeout = duration.ToTimedelta()
@@ -314,7 +309,7 @@ async def reply(
                 ),
             )
             await append_events(session, resolved.run_id, [event])
-            await _notify_owner(session, resolved.run_id)
+            await commands.notify_owner(session, resolved.run_id)
             await settle_run_status(session, resolved.run_id, f"{resolved.question_id} answered")
             return resolved, False
         # Another reply (or expiry) got there first; under the run lock this read is current.
@@ -480,7 +475,7 @@ async def _expire_run(
         )
     if events:
         await append_events(session, run_id, events)
-        await _notify_owner(session, run_id)
+        await commands.notify_owner(session, run_id)
         await settle_run_status(session, run_id, "human-loop requests expired unanswered")
     return expired
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from common.db.engine import Database
+from common.db.errors import is_unavailable
 from control_plane.human_loop import store
 from control_plane.human_loop.records import HumanLoopRecord
 
@@ -58,6 +59,9 @@ class ExpirySweeper:
                     log.info("human-loop requests expired", extra={"count": len(expired)})
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("human-loop expiry sweep failed")
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("human-loop expiry sweep: the database is unavailable; retrying")
+                else:
+                    log.exception("human-loop expiry sweep failed")
             await asyncio.sleep(self._interval_s)

@@ -81,6 +81,11 @@ async def mark_all_delivered(session: AsyncSession, run_id: str, message: str) -
     )
 
 
+async def notify_owner(session: AsyncSession, run_id: str) -> None:
+    """Wake the process that drives the run (at commit): something waits for it."""
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, run_id)))
+
+
 async def notify_queued(session: AsyncSession) -> None:
     """Wake every scheduler (at commit): a run waits to start."""
     await session.execute(select(func.pg_notify(QUEUED_CHANNEL, "")))

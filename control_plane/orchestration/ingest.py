@@ -25,7 +25,7 @@ from control_plane.events.log import event_type
 from control_plane.human_loop import store as human_loop
 from control_plane.human_loop.ingest import append_session_events
 from control_plane.orchestration import commands
-from control_plane.runs.state_machine import RunStatus, transition
+from control_plane.runs.state_machine import TERMINAL, RunStatus, transition
 from control_plane.workspaces.runs import record_synced_event
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ class BatchOutcome:
     turns_completed: list[events_pb2.TurnCompleted] = field(default_factory=list)
     ended: executor_pb2.SessionEnded | None = None
     failed_commands: list[int] = field(default_factory=list)
+    # The run had already ended (reconciled while its executor was away):
+    # nothing more of this session is stored.
+    over: bool = False
 
 
 async def ingest(
@@ -82,7 +85,10 @@ async def ingest(
         if run.status in (RunStatus.STARTING, RunStatus.LOST):
             # The session answers: it started, or its executor is back.
             await flush()
-            await _recover_or_start(session, run)
+            await recover_or_start(session, run)
+            if run.status in TERMINAL:
+                outcome.over = True
+                break
         if kind == "event":
             event = output.event
             event.run_id = run.run_id
@@ -128,7 +134,10 @@ async def ingest(
     return outcome
 
 
-async def _recover_or_start(session: AsyncSession, run: LiveRun) -> None:
+async def recover_or_start(session: AsyncSession, run: LiveRun) -> None:
+    """The session answers: ``starting`` → running, ``lost`` → running (or
+    back to waiting_human); ``run.status`` is a final one when the run ended
+    meanwhile (the change is then refused)."""
     recovered = run.status == RunStatus.LOST
     reason = "executor reachable again" if recovered else "session started"
     await _move(session, run, RunStatus.RUNNING, reason)
@@ -144,7 +153,7 @@ async def _move(
     result = await transition(session, run.run_id, status, reason, **kw)  # type: ignore[arg-type]
     run.status = result.status
     if not result.accepted:
-        log.info("transition rejected", extra={"run_id": run.run_id, "reason": result.reason})
+        log.info("transition rejected: %s", result.reason, extra={"run_id": run.run_id})
 
 
 _USAGE_FIELDS = (

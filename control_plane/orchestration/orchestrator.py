@@ -29,6 +29,7 @@ from ccplane.v1 import executor_manager_pb2, executor_pb2, runs_pb2
 from common import tracing
 from common.db import models
 from common.db.engine import Database
+from common.db.errors import is_unavailable
 from common.errors import ServiceError
 from common.objectstore.base import ObjectStore
 from control_plane.notifications import Notifications
@@ -85,6 +86,15 @@ class Orchestrator:
             asyncio.create_task(self._watch_leases_forever(), name="orchestrator-leases"),
         ]
 
+    async def stop_scheduling(self) -> None:
+        """Start no more runs (shutdown's first phase); drive the live ones on."""
+        for task in self._tasks:
+            if task.get_name() == "orchestrator-schedule":
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._tasks = [t for t in self._tasks if t.get_name() != "orchestrator-schedule"]
+
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()  # type: ignore[operator]
@@ -125,8 +135,8 @@ class Orchestrator:
             try:
                 while await self._start_next():
                     pass
-            except Exception:
-                log.exception("scheduling failed")
+            except Exception as exc:
+                _log_failure("scheduling failed", exc)
 
     async def _start_next(self) -> bool:
         """Start the oldest queued run if a slot is free; False when nothing started."""
@@ -243,8 +253,8 @@ class Orchestrator:
         while True:
             try:
                 await self._adopt_orphans()
-            except Exception:
-                log.exception("adopting runs failed")
+            except Exception as exc:
+                _log_failure("adopting runs failed", exc)
             await asyncio.sleep(ADOPT_INTERVAL_S)
 
     async def _adopt_orphans(self) -> None:
@@ -323,6 +333,13 @@ class Orchestrator:
 
     def _live(self, row: models.AgentRun, status: RunStatus) -> LiveRun:
         return _live(row, status, self._human_loop_timeout_s)
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    if is_unavailable(exc):
+        log.warning("%s: the database is unavailable; retrying", what)
+    else:
+        log.exception(what)
 
 
 def _live(row: models.AgentRun, status: RunStatus, human_loop_timeout_s: float) -> LiveRun:

@@ -15,40 +15,40 @@ from common.errors import invalid_argument
 from control_plane.human_loop.convert import record_to_proto
 from control_plane.human_loop.queries import count_pending
 from control_plane.human_loop.sweeper import ExpirySweeper
-from control_plane.orchestration.instance import Instance
-from control_plane.reconcile.runs import DEFAULT_STALE_AFTER, reconcile_runs
+from control_plane.reconcile.loop import Reconciler
 from control_plane.runs.convert import timestamp
 from control_plane.runs.state_machine import RunStatus, status_to_proto
 
 
 class ReconcileServicer(reconcile_pb2_grpc.ReconcileServiceServicer):
-    def __init__(self, db: Database, instance: Instance, sweeper: ExpirySweeper) -> None:
+    def __init__(self, db: Database, reconciler: Reconciler, sweeper: ExpirySweeper) -> None:
         self._db = db
-        self._instance = instance
+        self._reconciler = reconciler
         self._sweeper = sweeper
 
     async def ReconcileRuns(
         self, request: reconcile_pb2.ReconcileRunsRequest, context: grpc.aio.ServicerContext
     ) -> reconcile_pb2.ReconcileRunsResponse:
-        stale_after = DEFAULT_STALE_AFTER
+        policy = self._reconciler.policy
         if request.HasField("stale_after"):
             stale_after = request.stale_after.ToTimedelta()
             if stale_after < timedelta(0):
                 raise invalid_argument("stale_after", "must not be negative")
-        async with self._db.session() as session, session.begin():
-            examined, actions = await reconcile_runs(
-                session, self._instance, stale_after=stale_after, dry_run=request.dry_run
-            )
+            policy = policy.with_stale_after(stale_after)
+        report = await self._reconciler.pass_once(policy, dry_run=request.dry_run)
+        assert report is not None  # the pass waits for its turn
         return reconcile_pb2.ReconcileRunsResponse(
-            examined=examined,
+            examined=report.examined,
             actions=[
                 reconcile_pb2.ReconcileAction(
                     run_id=a.run_id,
                     previous_status=status_to_proto(a.previous),
                     status=status_to_proto(a.status),
                     reason=a.reason,
+                    kind=a.kind,
+                    lease_id=a.lease_id,
                 )
-                for a in actions
+                for a in report.actions
             ],
         )
 

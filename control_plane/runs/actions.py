@@ -52,6 +52,8 @@ async def stop_run(session: AsyncSession, caller: Caller, run_id: str, reason: s
     elif status == RunStatus.LOST:
         await human_loop.cancel_pending(session, run_id, why)
         await transition(session, run_id, RunStatus.CANCELED, why)
+        await commands.mark_all_delivered(session, run_id, "the run was stopped")
+        await commands.notify_owner(session, run_id)  # its driver stops re-attaching
     elif status == RunStatus.CANCELED:
         return
     else:
@@ -74,7 +76,11 @@ async def send_message(
     if status == RunStatus.QUEUED:
         raise failed_precondition("RUN_NOT_STARTED", f"run {run_id} has not started yet; wait for it to run")
     if status == RunStatus.LOST:
-        raise failed_precondition("RUN_LOST", f"run {run_id} lost its executor; reconcile it first")
+        raise failed_precondition(
+            "RUN_LOST",
+            f"run {run_id} lost its executor: it heals if the executor comes back, or fails "
+            "(EXECUTOR_LOST) after the grace period; send the message then",
+        )
     assert status in TERMINAL
     if settings_from_json(row.settings).thread_mode == runs_pb2.THREAD_MODE_STATELESS:
         raise failed_precondition(

@@ -162,7 +162,11 @@ class ProviderSession(abc.ABC):
     async def interrupt(self) -> None: ...
 
     @abc.abstractmethod
-    async def close(self, reason: str = "") -> None: ...
+    async def close(self, reason: str = "", *, error_reason: str = "") -> None:
+        """End the session. With ``error_reason``, a turn still running (or
+        waiting for a person) ends the session failed with that reason
+        instead of canceled: the session was ended from outside, not by the
+        user."""
 
     @property
     @abc.abstractmethod

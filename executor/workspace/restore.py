@@ -18,6 +18,7 @@ from common.objectstore.layout import manifest_key
 from common.objectstore.manifest import Manifest, check_tree
 from executor.workspace import fs
 from executor.workspace.cache import BlobCache
+from executor.workspace.tasks import for_each
 
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 
@@ -61,13 +62,11 @@ async def restore(
     cache = BlobCache(cache_dir)
     result = RestoreResult()
     missing = sorted({m.sha256 for m in manifest.files.values() if not cache.has(m.sha256)})
-    limit = asyncio.Semaphore(concurrency)
 
     async def fetch(sha256: str) -> None:
-        async with limit:
-            await cache.fetch(objects, sha256)
+        await cache.fetch(objects, sha256)
 
-    await asyncio.gather(*(fetch(sha) for sha in missing))
+    await for_each(missing, fetch, concurrency=concurrency)
     result.fetched = missing
     await asyncio.to_thread(_materialise, manifest, Path(workspace_dir), cache, result)
     return result

@@ -5,23 +5,78 @@
 into its directory, ``sync`` stages the changes of a turn and returns the
 events that report them (``workspace.synced``, and a ``warning`` when new
 paths had to be skipped), ``save_thread`` keeps the Codex thread resumable
-elsewhere.
+elsewhere. :class:`StoreRetryReport` turns the object store's retries into
+the ``warning`` that tells the run's user.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccplane.v1 import events_pb2
-from common.objectstore import ObjectStore
+from common.objectstore import ObjectStore, RetryNotice
 from common.objectstore.manifest import Manifest
 from executor.workspace.restore import RestoreResult, load_manifest, restore
 from executor.workspace.sync import SyncResult, sync
 from executor.workspace.threads import restore_thread_state, save_thread_state
 
 log = logging.getLogger(__name__)
+
+# Why a run's restore or sync waited, and why a run failed to start.
+OBJECT_STORE_UNAVAILABLE = "OBJECT_STORE_UNAVAILABLE"
+# Why a run failed: its changes could not be saved.
+WORKSPACE_SYNC_FAILED = "WORKSPACE_SYNC_FAILED"
+
+
+class StoreRetryReport:
+    """A retry listener (``common.objectstore.reporting_retries``) for one
+    restore or sync of a run: the first retry becomes one ``warning``
+    event, handed to ``emit`` at once (when the run is reporting events
+    yet); later ones are counted."""
+
+    def __init__(
+        self,
+        run_id: str,
+        doing: str,
+        emit: Callable[[events_pb2.RunEvent], None] | None = None,
+        turn_id: str = "",
+    ) -> None:
+        self.run_id = run_id
+        self.doing = doing
+        self.turn_id = turn_id
+        self.retries = 0
+        self._emit = emit
+
+    def __call__(self, notice: RetryNotice) -> None:
+        self.retries += 1
+        if self.retries == 1 and self._emit is not None:
+            self._emit(
+                self._warning(
+                    f"{self.doing}: the object store is unreachable ({notice.error}); retrying for up "
+                    f"to {notice.max_wait_s:.3g} s"
+                )
+            )
+
+    def recovered(self) -> events_pb2.RunEvent | None:
+        """For an operation that succeeded after retries, reported only
+        afterwards: a ``warning`` that says so (None without retries)."""
+        if not self.retries:
+            return None
+        return self._warning(
+            f"{self.doing}: the object store was unreachable for a while; it answered after "
+            f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}"
+        )
+
+    def _warning(self, message: str) -> events_pb2.RunEvent:
+        return events_pb2.RunEvent(
+            run_id=self.run_id,
+            type="warning",
+            turn_id=self.turn_id,
+            warning=events_pb2.RunWarning(message=message, reason=OBJECT_STORE_UNAVAILABLE),
+        )
 
 
 @dataclass
@@ -35,6 +90,9 @@ class WorkspaceSession:
     manifest: Manifest
     max_file_bytes: int | None = None
     restored: RestoreResult | None = None
+    # Events that report how the restore went (the object store answering
+    # only after retries), for the session to emit first.
+    startup_events: list[events_pb2.RunEvent] = field(default_factory=list)
     _reported_skips: set[str] = field(default_factory=set)
 
     @classmethod

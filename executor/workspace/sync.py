@@ -7,6 +7,11 @@ hashed, and uploaded when the store lacks that blob. When something
 changed, the next manifest is *staged* at ``staged/<ws>/<run>/<v>.json``
 for the control plane to record (see ``control_plane.workspaces.runs``).
 
+The manifest is written last, once every blob it names is in the store: a
+sync that fails half way (the store went away past its retries) leaves at
+most unreferenced blobs, never a manifest — so never a version — that
+points at missing content.
+
 Symlinks, FIFOs, sockets and devices are skipped and reported, as are
 names that are not valid workspace paths and files over the size limit;
 nothing is read through a symlink.
@@ -28,6 +33,7 @@ from common.objectstore.manifest import FileMeta, Manifest
 from common.objectstore.paths import InvalidPathError, check_path
 from executor.workspace import fs
 from executor.workspace.cache import BlobCache
+from executor.workspace.tasks import for_each
 
 _CHUNK = 1024 * 1024
 _ATTEMPTS = 3
@@ -71,15 +77,14 @@ async def sync(
         return result
 
     needed = sorted({candidate.files[p].sha256 for p in changed})
-    limit = asyncio.Semaphore(concurrency)
 
     async def upload(sha256: str) -> None:
-        async with limit:
-            if not await objects.exists(blob_key(sha256)):
-                await objects.put_file(blob_key(sha256), cache.path(sha256))
-                result.uploaded.append(sha256)
+        if not await objects.exists(blob_key(sha256)):
+            await objects.put_file(blob_key(sha256), cache.path(sha256))
+            result.uploaded.append(sha256)
 
-    await asyncio.gather(*(upload(sha) for sha in needed))
+    await for_each(needed, upload, concurrency=concurrency)
+    # Only now, every blob being in the store (see the module docstring).
     key = staged_manifest_key(candidate.workspace_id, run_id, candidate.version)
     await objects.put_bytes(key, candidate.to_json())
     result.manifest = candidate

@@ -22,6 +22,15 @@ Model inputs (environment):
     A Codex model catalog (``{"models": [...]}``) for custom model slugs. The
     scripted model (``ccplane-scripted``) gets one automatically, so it is
     offered the same tools as a bundled model.
+``CCPLANE_MODEL_STALL_TIMEOUT``
+    Seconds a model answer may make no progress before the turn fails
+    (default 300). Codex enforces it on the stream (the provider table's
+    ``stream_idle_timeout_ms``: "idle timeout waiting for SSE"); the
+    session's model proxy enforces it before the answer starts, where Codex
+    would wait for ever (``executor.model_proxy``). Sessions on a Codex login
+    use Codex's built-in ``openai`` provider, which cannot be reconfigured
+    (Codex refuses a ``[model_providers.openai]`` table): they keep Codex's
+    own defaults.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ from executor.providers.errors import InvalidSettingError, ModelConfigError
 PROVIDER_ID = "ccplane"
 API_KEY_ENV = "CCPLANE_MODEL_API_KEY"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+STALL_TIMEOUT_ENV = "CCPLANE_MODEL_STALL_TIMEOUT"
+DEFAULT_STALL_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -57,12 +68,20 @@ class ModelConfig:
     model_catalog_json: str | None = None
     # Where the user's Codex login lives (for use_codex_login).
     codex_login_home: str | None = None
+    # Seconds a model answer may make no progress (CCPLANE_MODEL_STALL_TIMEOUT).
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT_S
+    # What is wrong with the environment's settings; ``check`` raises it.
+    invalid: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.stall_timeout < math.inf:
+            raise ValueError(f"stall_timeout must be a positive number of seconds, not {self.stall_timeout}")
 
     def __repr__(self) -> str:  # keep the key out of logs and tracebacks
         key = "set" if self.api_key else "unset"
         return (
             f"ModelConfig(base_url={self.base_url!r}, model={self.model!r}, api_key={key}, "
-            f"use_codex_login={self.use_codex_login})"
+            f"use_codex_login={self.use_codex_login}, stall_timeout={self.stall_timeout:g})"
         )
 
     @classmethod
@@ -70,6 +89,11 @@ class ModelConfig:
         """Read the ``CCPLANE_MODEL_*`` variables; never raises (see ``check``)."""
         env = os.environ if env is None else env
         login = env.get("CCPLANE_MODEL_USE_CODEX_LOGIN", "").strip().lower()
+        stall_timeout, invalid = DEFAULT_STALL_TIMEOUT_S, ""
+        try:
+            stall_timeout = parse_stall_timeout(env.get(STALL_TIMEOUT_ENV, ""))
+        except ModelConfigError as exc:
+            invalid = str(exc)
         return cls(
             base_url=env.get("CCPLANE_MODEL_BASE_URL") or None,
             model=env.get("CCPLANE_MODEL") or None,
@@ -77,6 +101,8 @@ class ModelConfig:
             use_codex_login=login in ("1", "true", "yes", "on"),
             model_catalog_json=env.get("CCPLANE_MODEL_CATALOG_JSON") or None,
             codex_login_home=env.get("CODEX_HOME") or None,
+            stall_timeout=stall_timeout,
+            invalid=invalid,
         )
 
     @classmethod
@@ -90,7 +116,10 @@ class ModelConfig:
         return home / "auth.json"
 
     def check(self) -> None:
-        """Raise ModelConfigError when the session could not authenticate."""
+        """Raise ModelConfigError when a setting is malformed or the session
+        could not authenticate."""
+        if self.invalid:
+            raise ModelConfigError(self.invalid, reason="MODEL_SETTING_INVALID")
         if self.use_codex_login:
             if not self.login_auth_file.is_file():
                 raise ModelConfigError(
@@ -107,6 +136,23 @@ class ModelConfig:
     def process_env(self) -> dict[str, str]:
         """Environment variables the Codex process needs for this model."""
         return {} if self.use_codex_login or not self.api_key else {API_KEY_ENV: self.api_key}
+
+
+def parse_stall_timeout(raw: str) -> float:
+    """``CCPLANE_MODEL_STALL_TIMEOUT``: positive seconds; empty means the default."""
+    text = raw.strip()
+    if not text:
+        return DEFAULT_STALL_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ModelConfigError(
+            f"{STALL_TIMEOUT_ENV} must be a positive number of seconds (such as 300 or 2.5), not {raw!r}",
+            reason="MODEL_SETTING_INVALID",
+        )
+    return seconds
 
 
 def build_config(
@@ -133,6 +179,10 @@ def build_config(
                 # Retries are ccplane's business (the session bounds reconnects).
                 "request_max_retries": 0,
                 "stream_max_retries": 0,
+                # A stream silent this long fails the turn; Codex measures it
+                # between events, once the answer has begun (the model proxy
+                # bounds the wait for its start).
+                "stream_idle_timeout_ms": max(1, round(model.stall_timeout * 1000)),
             }
         }
     if catalog_path is not None:

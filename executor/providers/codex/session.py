@@ -37,6 +37,7 @@ from executor.providers.base import (
     SessionSpec,
 )
 from executor.providers.codex import thread_state
+from executor.providers.codex.command_output import output_limit_from_env
 from executor.providers.codex.config import ModelConfig, prepare_codex_home
 from executor.providers.codex.jsonrpc import (
     INTERNAL_ERROR,
@@ -96,6 +97,8 @@ class SessionLimits:
     max_reconnects: int = 3
     reconnect_deadline: float = 120.0
     stop_grace: float = 1.0
+    # Bytes of one command's output the log keeps; None: CCPLANE_COMMAND_OUTPUT_LIMIT.
+    command_output_limit: int | None = None
 
 
 class CodexSession(ProviderSession):
@@ -218,6 +221,7 @@ class CodexSession(ProviderSession):
             )
         try:
             self.model_config.check()
+            self._translator.output_limit = self.limits.command_output_limit or output_limit_from_env()
             await self._start_model_proxy()
             await self._launch(workspace, resume_from)
         except ProviderError as exc:
@@ -423,12 +427,16 @@ class CodexSession(ProviderSession):
             raise SessionStateError("no turn is running")
         await self._call("turn/interrupt", {"threadId": self._thread_id, "turnId": self._turn_id})
 
-    async def close(self, reason: str = "") -> None:
+    async def close(self, reason: str = "", *, error_reason: str = "") -> None:
         """End the session: stop Codex (no process survives), export state."""
         if self._ending:
             await self._ended.wait()
             return
-        if self._turn_id is not None:
+        if self._turn_id is not None and error_reason:
+            outcome = SessionOutcome(
+                Outcome.FAILED, reason or "closed while a turn was running", error_reason
+            )
+        elif self._turn_id is not None:
             outcome = SessionOutcome(Outcome.CANCELED, reason or "closed while a turn was running")
         else:
             outcome = self._outcome_from_last_turn()

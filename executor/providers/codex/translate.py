@@ -15,7 +15,8 @@ Notifications handled (codex 0.163, app-server v2 protocol):
 ``item/completed`` agentMessage        ``message.completed``
 ``item/completed`` reasoning           ``reasoning.summary`` (when summarized)
 ``item/started`` commandExecution      ``command.started``
-``item/commandExecution/outputDelta``  ``command.output``
+``item/commandExecution/outputDelta``  ``command.output`` (capped and chunked,
+                                       see ``command_output``)
 ``item/completed`` commandExecution    ``command.completed``
 ``item/completed`` fileChange          ``file_change.completed``
 ``turn/plan/updated``                  ``todos.updated``
@@ -53,6 +54,11 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from ccplane.v1 import common_pb2, events_pb2, human_loop_pb2
+from executor.providers.codex.command_output import (
+    DEFAULT_OUTPUT_LIMIT,
+    OutputBudget,
+    completed_output,
+)
 from executor.providers.errors import InvalidAnswerError
 
 # Server request methods that wait for a person, by kind.
@@ -138,12 +144,16 @@ def upper_snake(name: str) -> str:
 class EventTranslator:
     """Stateful per session: remembers what later messages refer to."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
         self.run_id = run_id
         self.model = ""
+        # Bytes of one command's output the log keeps (CCPLANE_COMMAND_OUTPUT_LIMIT).
+        self.output_limit = output_limit
         # fileChange items by id: approval requests refer to them by id only.
         self._file_changes: dict[str, list[common_pb2.FileChange]] = {}
         self._commands: dict[str, tuple[str, str]] = {}
+        # Running commands' output counters, by item id.
+        self._outputs: dict[str, OutputBudget] = {}
 
     def event(self, type_: str, *, turn_id: str = "") -> events_pb2.RunEvent:
         return new_event(self.run_id, type_, turn_id=turn_id)
@@ -258,6 +268,8 @@ class EventTranslator:
     def _command_completed(self, item: Mapping[str, Any], turn_id: str) -> events_pb2.RunEvent:
         item_id = str(item.get("id", ""))
         self._commands.pop(item_id, None)
+        streamed = self._outputs.pop(item_id, None) or OutputBudget(self.output_limit)
+        output = completed_output(str(item.get("aggregatedOutput") or ""), self.output_limit)
         event = self.event("command.completed", turn_id=turn_id)
         done = event.command_completed
         done.item_id = item_id
@@ -266,8 +278,12 @@ class EventTranslator:
         done.status = _COMMAND_STATUS.get(str(item.get("status")), events_pb2.COMMAND_STATUS_UNSPECIFIED)
         if item.get("exitCode") is not None:
             done.exit_code = int(item["exitCode"])
-        done.output = str(item.get("aggregatedOutput") or "")
+        done.output = output.text
         done.duration_ms = int(item.get("durationMs") or 0)
+        # Codex streams only part of a long output, and the start of it only
+        # in the aggregate: the larger count is the closer one.
+        done.output_bytes = max(streamed.seen, output.total_bytes)
+        done.output_truncated = streamed.truncated or output.truncated
         return event
 
     def _message_delta(self, params: Mapping[str, Any]) -> list[events_pb2.RunEvent]:
@@ -277,10 +293,24 @@ class EventTranslator:
         return [event]
 
     def _command_output(self, params: Mapping[str, Any]) -> list[events_pb2.RunEvent]:
-        event = self.event("command.output", turn_id=_turn_id(params))
-        event.command_output.item_id = str(params.get("itemId", ""))
-        event.command_output.chunk = str(params.get("delta", ""))
-        return [event]
+        item_id, turn_id = str(params.get("itemId", "")), _turn_id(params)
+        budget = self._outputs.get(item_id)
+        if budget is None:
+            budget = self._outputs[item_id] = OutputBudget(self.output_limit)
+        chunks, crossed = budget.take(str(params.get("delta", "")))
+        events = [self._output_chunk(item_id, turn_id, chunk) for chunk in chunks]
+        if crossed:
+            events.append(self._output_chunk(item_id, turn_id, budget.marker(), truncated=True))
+        return events
+
+    def _output_chunk(
+        self, item_id: str, turn_id: str, chunk: str, *, truncated: bool = False
+    ) -> events_pb2.RunEvent:
+        event = self.event("command.output", turn_id=turn_id)
+        event.command_output.item_id = item_id
+        event.command_output.chunk = chunk
+        event.command_output.truncated = truncated
+        return event
 
     def _plan_updated(self, params: Mapping[str, Any]) -> list[events_pb2.RunEvent]:
         event = self.event("todos.updated", turn_id=_turn_id(params))

@@ -191,15 +191,17 @@ class CommandStarted(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., command: _Optional[str] = ..., cwd: _Optional[str] = ...) -> None: ...
 
 class CommandOutput(_message.Message):
-    __slots__ = ("item_id", "chunk")
+    __slots__ = ("item_id", "chunk", "truncated")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     chunk: str
-    def __init__(self, item_id: _Optional[str] = ..., chunk: _Optional[str] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, item_id: _Optional[str] = ..., chunk: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class CommandCompleted(_message.Message):
-    __slots__ = ("item_id", "command", "cwd", "status", "exit_code", "output", "duration_ms")
+    __slots__ = ("item_id", "command", "cwd", "status", "exit_code", "output", "duration_ms", "output_bytes", "output_truncated")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CWD_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +209,8 @@ class CommandCompleted(_message.Message):
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     command: str
     cwd: str
@@ -214,7 +218,9 @@ class CommandCompleted(_message.Message):
     exit_code: int
     output: str
     duration_ms: int
-    def __init__(self, item_id: _Optional[str] = ..., command: _Optional[str] = ..., cwd: _Optional[str] = ..., status: _Optional[_Union[CommandStatus, str]] = ..., exit_code: _Optional[int] = ..., output: _Optional[str] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    output_bytes: int
+    output_truncated: bool
+    def __init__(self, item_id: _Optional[str] = ..., command: _Optional[str] = ..., cwd: _Optional[str] = ..., status: _Optional[_Union[CommandStatus, str]] = ..., exit_code: _Optional[int] = ..., output: _Optional[str] = ..., duration_ms: _Optional[int] = ..., output_bytes: _Optional[int] = ..., output_truncated: _Optional[bool] = ...) -> None: ...
 
 class FileChangeCompleted(_message.Message):
     __slots__ = ("item_id", "changes", "status")

@@ -30,7 +30,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x63plane/v1/reconcile.proto\x12\nccplane.v1\x1a\x17\x63\x63plane/v1/common.proto\x1a\x1b\x63\x63plane/v1/human_loop.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x14ReconcileRunsRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12.\n\x0bstale_after\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x88\x01\n\x0fReconcileAction\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12.\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"W\n\x15ReconcileRunsResponse\x12\x10\n\x08\x65xamined\x18\x01 \x01(\x05\x12,\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x1b.ccplane.v1.ReconcileAction\" \n\x1e\x45xpireHumanLoopRequestsRequest\"P\n\x1f\x45xpireHumanLoopRequestsResponse\x12-\n\x07\x65xpired\x18\x01 \x03(\x0b\x32\x1c.ccplane.v1.HumanLoopRequest\"\x13\n\x11GetMetricsRequest\"\xb7\x01\n\x0eReconcileAlert\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd6\x02\n\x12GetMetricsResponse\x12H\n\x0eruns_by_status\x18\x01 \x03(\x0b\x32\x30.ccplane.v1.GetMetricsResponse.RunsByStatusEntry\x12#\n\x1bpending_human_loop_requests\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xecutors_ready\x18\x03 \x01(\x05\x12\x13\n\x0bslots_total\x18\x04 \x01(\x05\x12\x12\n\nslots_used\x18\x05 \x01(\x05\x12/\n\x0bopen_alerts\x18\x06 \x03(\x0b\x32\x1a.ccplane.v1.ReconcileAlert\x12)\n\x0eusage_last_24h\x18\x07 \x01(\x0b\x32\x11.ccplane.v1.Usage\x1a\x33\n\x11RunsByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x98\x03\n\x10ReconcileService\x12t\n\rReconcileRuns\x12 .ccplane.v1.ReconcileRunsRequest\x1a!.ccplane.v1.ReconcileRunsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/reconcile/runs:\x01*\x12\xa0\x01\n\x17\x45xpireHumanLoopRequests\x12*.ccplane.v1.ExpireHumanLoopRequestsRequest\x1a+.ccplane.v1.ExpireHumanLoopRequestsResponse\",\x82\xd3\xe4\x93\x02&\"!/api/reconcile/human-loop-timeout:\x01*\x12k\n\nGetMetrics\x12\x1d.ccplane.v1.GetMetricsRequest\x1a\x1e.ccplane.v1.GetMetricsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/reconcile/metricsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x63plane/v1/reconcile.proto\x12\nccplane.v1\x1a\x17\x63\x63plane/v1/common.proto\x1a\x1b\x63\x63plane/v1/human_loop.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x14ReconcileRunsRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12.\n\x0bstale_after\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa8\x01\n\x0fReconcileAction\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12.\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x10\n\x08lease_id\x18\x06 \x01(\t\"W\n\x15ReconcileRunsResponse\x12\x10\n\x08\x65xamined\x18\x01 \x01(\x05\x12,\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x1b.ccplane.v1.ReconcileAction\" \n\x1e\x45xpireHumanLoopRequestsRequest\"P\n\x1f\x45xpireHumanLoopRequestsResponse\x12-\n\x07\x65xpired\x18\x01 \x03(\x0b\x32\x1c.ccplane.v1.HumanLoopRequest\"\x13\n\x11GetMetricsRequest\"\xb7\x01\n\x0eReconcileAlert\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd6\x02\n\x12GetMetricsResponse\x12H\n\x0eruns_by_status\x18\x01 \x03(\x0b\x32\x30.ccplane.v1.GetMetricsResponse.RunsByStatusEntry\x12#\n\x1bpending_human_loop_requests\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xecutors_ready\x18\x03 \x01(\x05\x12\x13\n\x0bslots_total\x18\x04 \x01(\x05\x12\x12\n\nslots_used\x18\x05 \x01(\x05\x12/\n\x0bopen_alerts\x18\x06 \x03(\x0b\x32\x1a.ccplane.v1.ReconcileAlert\x12)\n\x0eusage_last_24h\x18\x07 \x01(\x0b\x32\x11.ccplane.v1.Usage\x1a\x33\n\x11RunsByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x98\x03\n\x10ReconcileService\x12t\n\rReconcileRuns\x12 .ccplane.v1.ReconcileRunsRequest\x1a!.ccplane.v1.ReconcileRunsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/reconcile/runs:\x01*\x12\xa0\x01\n\x17\x45xpireHumanLoopRequests\x12*.ccplane.v1.ExpireHumanLoopRequestsRequest\x1a+.ccplane.v1.ExpireHumanLoopRequestsResponse\",\x82\xd3\xe4\x93\x02&\"!/api/reconcile/human-loop-timeout:\x01*\x12k\n\nGetMetrics\x12\x1d.ccplane.v1.GetMetricsRequest\x1a\x1e.ccplane.v1.GetMetricsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/reconcile/metricsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,21 +48,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECONCILERUNSREQUEST']._serialized_start=221
   _globals['_RECONCILERUNSREQUEST']._serialized_end=308
   _globals['_RECONCILEACTION']._serialized_start=311
-  _globals['_RECONCILEACTION']._serialized_end=447
-  _globals['_RECONCILERUNSRESPONSE']._serialized_start=449
-  _globals['_RECONCILERUNSRESPONSE']._serialized_end=536
-  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_start=538
-  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_end=570
-  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_start=572
-  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_end=652
-  _globals['_GETMETRICSREQUEST']._serialized_start=654
-  _globals['_GETMETRICSREQUEST']._serialized_end=673
-  _globals['_RECONCILEALERT']._serialized_start=676
-  _globals['_RECONCILEALERT']._serialized_end=859
-  _globals['_GETMETRICSRESPONSE']._serialized_start=862
-  _globals['_GETMETRICSRESPONSE']._serialized_end=1204
-  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_start=1153
-  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_end=1204
-  _globals['_RECONCILESERVICE']._serialized_start=1207
-  _globals['_RECONCILESERVICE']._serialized_end=1615
+  _globals['_RECONCILEACTION']._serialized_end=479
+  _globals['_RECONCILERUNSRESPONSE']._serialized_start=481
+  _globals['_RECONCILERUNSRESPONSE']._serialized_end=568
+  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_start=570
+  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_end=602
+  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_start=604
+  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_end=684
+  _globals['_GETMETRICSREQUEST']._serialized_start=686
+  _globals['_GETMETRICSREQUEST']._serialized_end=705
+  _globals['_RECONCILEALERT']._serialized_start=708
+  _globals['_RECONCILEALERT']._serialized_end=891
+  _globals['_GETMETRICSRESPONSE']._serialized_start=894
+  _globals['_GETMETRICSRESPONSE']._serialized_end=1236
+  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_start=1185
+  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_end=1236
+  _globals['_RECONCILESERVICE']._serialized_start=1239
+  _globals['_RECONCILESERVICE']._serialized_end=1647
 # @@protoc_insertion_point(module_scope)

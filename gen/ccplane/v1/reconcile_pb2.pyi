@@ -23,16 +23,20 @@ class ReconcileRunsRequest(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., stale_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ReconcileAction(_message.Message):
-    __slots__ = ("run_id", "previous_status", "status", "reason")
+    __slots__ = ("run_id", "previous_status", "status", "reason", "kind", "lease_id")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_STATUS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     previous_status: _common_pb2.RunStatus
     status: _common_pb2.RunStatus
     reason: str
-    def __init__(self, run_id: _Optional[str] = ..., previous_status: _Optional[_Union[_common_pb2.RunStatus, str]] = ..., status: _Optional[_Union[_common_pb2.RunStatus, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    kind: str
+    lease_id: str
+    def __init__(self, run_id: _Optional[str] = ..., previous_status: _Optional[_Union[_common_pb2.RunStatus, str]] = ..., status: _Optional[_Union[_common_pb2.RunStatus, str]] = ..., reason: _Optional[str] = ..., kind: _Optional[str] = ..., lease_id: _Optional[str] = ...) -> None: ...
 
 class ReconcileRunsResponse(_message.Message):
     __slots__ = ("examined", "actions")

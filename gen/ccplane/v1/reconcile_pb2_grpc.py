@@ -57,7 +57,11 @@ class ReconcileServiceServicer:
     """
 
     def ReconcileRuns(self, request, context):
-        """Settles runs whose executor or owner vanished (lost, stuck starting).
+        """One reconciliation pass now, besides the one every control plane runs
+        every few seconds (CCPLANE_RECONCILE_INTERVAL): fails runs lost past
+        their grace, marks runs nobody drives lost, fails runs stuck starting,
+        alerts on runs queued too long without capacity, and releases leases
+        still held for finished runs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

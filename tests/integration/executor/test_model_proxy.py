@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import httpx
@@ -67,3 +68,54 @@ async def test_an_unreachable_model_is_502() -> None:
 def test_needs_a_key() -> None:
     with pytest.raises(ValueError, match="API key"):
         ModelProxy(ModelConfig(base_url="http://127.0.0.1:1/v1"))
+
+
+async def test_an_answer_that_never_starts_is_504_after_the_stall_timeout() -> None:
+    """Codex would wait for ever for a response head; the proxy does not."""
+    step = {"output": [{"message": "too late"}], "stall": 3600, "before_headers": True}
+    async with ScriptedModelServer({"name": "stall", "steps": [step]}) as model:
+        proxy = ModelProxy(ModelConfig(base_url=model.base_url, api_key="k", stall_timeout=0.5))
+        await proxy.start()
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as client:
+                started = asyncio.get_running_loop().time()
+                stalled = await client.post(
+                    f"{proxy.base_url}/responses",
+                    json=BODY,
+                    headers={"authorization": f"Bearer {proxy.token}"},
+                )
+                took = asyncio.get_running_loop().time() - started
+            assert stalled.status_code == 504
+            assert "CCPLANE_MODEL_STALL_TIMEOUT" in stalled.json()["error"]["message"]
+            assert 0.5 <= took < 3.0
+            await model.wait_for_hang_up(model.requests[0], timeout_s=5.0)
+        finally:
+            await proxy.stop()
+
+
+async def test_a_cut_stream_stays_cut_through_the_proxy() -> None:
+    """A body the model broke off must not reach the session as a clean end."""
+    step = {
+        "output": [{"message": "a streamed answer, broken off", "stream": True}],
+        "cut": True,
+        "after_events": 3,
+    }
+    async with ScriptedModelServer({"name": "cut", "steps": [step]}) as model:
+        proxy = ModelProxy(ModelConfig(base_url=model.base_url, api_key="k"))
+        await proxy.start()
+        try:
+            received = b""
+            async with httpx.AsyncClient(timeout=10.0) as client:
+                with pytest.raises(httpx.RemoteProtocolError):
+                    async with client.stream(
+                        "POST",
+                        f"{proxy.base_url}/responses",
+                        json=BODY,
+                        headers={"authorization": f"Bearer {proxy.token}"},
+                    ) as answer:
+                        assert answer.status_code == 200
+                        async for data in answer.aiter_raw():
+                            received += data
+            assert b"response.created" in received and b"response.completed" not in received
+        finally:
+            await proxy.stop()

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from common.scripted_model import BUILTIN, LABEL, Scenario, ScenarioError, ScriptedModelServer, builtin
@@ -175,6 +176,21 @@ async def test_other_routes(server: ScriptedModelServer) -> None:
         ({"steps": [{"outputs": []}]}, r"steps\[0\]: unknown field"),
         ({"steps": [{"usage": {"input_tokens": "many"}}]}, r"steps\[0\]\.usage"),
         ({"steps": {}}, "steps must be a list"),
+        ({"steps": [{"stall": 0}]}, r"steps\[0\]\.stall must be a positive number"),
+        ({"steps": [{"stall": "long"}]}, r"steps\[0\]\.stall must be a positive number"),
+        ({"steps": [{"stall": True}]}, r"steps\[0\]\.stall must be a positive number"),
+        ({"steps": [{}, {"cut": "yes"}]}, r"steps\[1\]\.cut must be true or false"),
+        ({"steps": [{"cut": True, "after_events": -1}]}, r"steps\[0\]\.after_events must be a whole"),
+        ({"steps": [{"cut": True, "after_events": 1.5}]}, r"steps\[0\]\.after_events must be a whole"),
+        ({"steps": [{"after_events": 2}]}, r"steps\[0\]\.after_events needs stall or cut"),
+        ({"steps": [{"before_headers": True}]}, r"steps\[0\]\.before_headers needs stall or cut"),
+        ({"steps": [{"cut": True, "before_headers": 1}]}, r"steps\[0\]\.before_headers must be true"),
+        (
+            {"steps": [{"cut": True, "before_headers": True, "after_events": 0}]},
+            r"steps\[0\]\.before_headers and after_events",
+        ),
+        ({"steps": [{"stall": 1, "http_status": 500}]}, r"steps\[0\]\.stall/cut .* http_status"),
+        ({"steps": [], "after_last": {"cut": None}}, r"after_last\.cut must be true or false"),
     ],
 )
 def test_malformed_scenarios_are_rejected(data: dict[str, Any], message: str) -> None:
@@ -278,3 +294,181 @@ async def test_library_scenarios_are_picked_by_tag_per_thread() -> None:
         finally:
             await client.close()
     assert heard == ["alpha-1", "beta-1", "alpha-2", "untagged", "alpha-1"]
+
+
+# -- stream faults, at the wire ------------------------------------------------
+
+STREAMED = "a streamed answer that is long enough for several deltas"
+
+
+class RawReply:
+    """One reply read off the socket by hand, chunk by chunk, so a stall and
+    a truncated chunked body can be seen as they are."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    async def head(self) -> str:
+        return (await self.reader.readuntil(b"\r\n\r\n")).decode()
+
+    async def chunk(self) -> bytes:
+        """The next chunk's data (b"" for the last chunk); IncompleteReadError
+        when the connection ends inside a chunk or between chunks."""
+        size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        data = await self.reader.readexactly(size + 2)
+        assert data.endswith(b"\r\n")
+        return data[:-2]
+
+    async def events(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+        out: list[tuple[str, dict[str, Any]]] = []
+        for _ in range(count):
+            out += sse(await self.chunk())
+        return out
+
+
+async def post_raw(
+    server: ScriptedModelServer, body: dict[str, Any]
+) -> tuple[RawReply, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    data = json.dumps(body).encode()
+    writer.write(
+        b"POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(data), data)
+    )
+    await writer.drain()
+    return RawReply(reader), writer
+
+
+async def assert_silent(reader: asyncio.StreamReader, seconds: float) -> None:
+    """Nothing arrives for ``seconds`` and the connection stays open."""
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(seconds):
+            data = await reader.read(1)
+            raise AssertionError(f"the stalled stream sent {data!r}")
+
+
+async def test_a_stall_goes_silent_mid_stream_then_resumes() -> None:
+    step = {"output": [{"message": STREAMED, "stream": True}], "stall": 0.6, "after_events": 3}
+    async with ScriptedModelServer({"name": "stall", "steps": [step]}) as server:
+        reply, writer = await post_raw(server, {"input": "hi"})
+        try:
+            assert " 200 " in await reply.head()
+            kinds = [kind for kind, _ in await reply.events(3)]
+            assert kinds == ["response.created", "response.output_item.added", "response.output_text.delta"]
+            started = asyncio.get_running_loop().time()
+            await assert_silent(reply.reader, 0.3)
+            # The stall ends by itself; the rest of the answer follows.
+            rest = []
+            while chunk := await reply.chunk():
+                rest += sse(chunk)
+            assert asyncio.get_running_loop().time() - started >= 0.5
+            assert rest[-1][0] == "response.completed"
+            text = "".join(d["delta"] for k, d in rest if k == "response.output_text.delta")
+            assert STREAMED.endswith(text) and text != STREAMED
+            assert await reply.reader.read() == b"", "the server closes a connection that stalled"
+        finally:
+            writer.close()
+    assert not server.requests[0].hung_up
+
+
+async def test_a_stall_lasts_until_the_client_hangs_up() -> None:
+    step = {"output": [{"message": STREAMED, "stream": True}], "stall": 3600, "after_events": 1}
+    async with ScriptedModelServer({"name": "stall", "steps": [step]}) as server:
+        reply, writer = await post_raw(server, {"input": "hi"})
+        await reply.head()
+        assert [kind for kind, _ in await reply.events(1)] == ["response.created"]
+        await assert_silent(reply.reader, 0.3)
+        writer.close()
+        await writer.wait_closed()
+        (request,) = server.requests
+        await server.wait_for_hang_up(request, timeout_s=5.0)
+        assert request.hung_up
+        # The server is not held up by it.
+        client = await Client.connect(server)
+        status, _, payload = await client.post("/v1/responses", {"input": "again"})
+        await client.close()
+        assert status == 200 and b"response.completed" in payload
+
+
+async def test_a_stall_before_the_headers_sends_nothing_at_all() -> None:
+    step = {"output": [{"message": "late"}], "stall": 3600, "before_headers": True}
+    async with ScriptedModelServer({"name": "stall", "steps": [step]}) as server:
+        reply, writer = await post_raw(server, {"input": "hi"})
+        await server.wait_for_request(index=0)
+        await assert_silent(reply.reader, 0.3)
+        writer.close()
+        await server.wait_for_hang_up(server.requests[0], timeout_s=5.0)
+
+
+async def test_a_cut_truncates_the_chunked_body_mid_chunk() -> None:
+    step = {"output": [{"message": STREAMED, "stream": True}], "cut": True, "after_events": 4}
+    async with ScriptedModelServer({"name": "cut", "steps": [step]}) as server:
+        reply, writer = await post_raw(server, {"input": "hi"})
+        try:
+            assert "transfer-encoding: chunked" in await reply.head()
+            events = await reply.events(4)
+            assert [k for k, _ in events][:3] == [
+                "response.created",
+                "response.output_item.added",
+                "response.output_text.delta",
+            ]
+            # The fifth chunk announces its size but the connection ends half way through it.
+            size = int((await reply.reader.readuntil(b"\r\n")).strip(), 16)
+            with pytest.raises(asyncio.IncompleteReadError) as cut:
+                await reply.reader.readexactly(size + 2)
+            assert 0 < len(cut.value.partial) < size
+            assert b"response.completed" not in cut.value.partial
+            assert reply.reader.at_eof()
+        finally:
+            writer.close()
+
+
+async def test_a_cut_before_the_headers_answers_nothing() -> None:
+    step = {"output": [{"message": "never"}], "cut": True, "before_headers": True}
+    async with ScriptedModelServer(
+        {"name": "cut", "steps": [step, {"output": [{"message": "next"}]}]}
+    ) as server:
+        reply, writer = await post_raw(server, {"input": "hi"})
+        assert await reply.reader.read() == b""
+        writer.close()
+        # The next request, on a new connection, gets the next step.
+        client = await Client.connect(server)
+        _, _, payload = await client.post("/v1/responses", {"input": "again"})
+        await client.close()
+        assert b"next" in payload
+
+
+async def test_an_http_client_sees_the_cut_as_an_error() -> None:
+    """What Codex's HTTP stack sees: a body that ends before its last chunk."""
+    step = {"output": [{"message": STREAMED, "stream": True}], "cut": True, "after_events": 3}
+    async with ScriptedModelServer({"name": "cut", "steps": [step]}) as server:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            received = b""
+            with pytest.raises(httpx.RemoteProtocolError):
+                async with client.stream(
+                    "POST", f"{server.base_url}/responses", json={"input": "hi"}
+                ) as resp:
+                    assert resp.status_code == 200
+                    async for data in resp.aiter_raw():
+                        received += data
+        assert b"response.output_text.delta" in received
+        assert b"response.completed" not in received
+
+
+async def test_a_stall_trips_an_http_clients_read_timeout() -> None:
+    step = {"output": [{"message": STREAMED, "stream": True}], "stall": 3600, "after_events": 2}
+    async with ScriptedModelServer({"name": "stall", "steps": [step]}) as server:
+        timeout = httpx.Timeout(5.0, read=0.5)
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            lines: list[str] = []
+            with pytest.raises(httpx.ReadTimeout):
+                async with client.stream(
+                    "POST", f"{server.base_url}/responses", json={"input": "hi"}
+                ) as resp:
+                    async for line in resp.aiter_lines():
+                        lines.append(line)
+        assert [line for line in lines if line.startswith("event:")] == [
+            "event: response.created",
+            "event: response.output_item.added",
+        ]
+        await server.wait_for_hang_up(server.requests[0], timeout_s=5.0)

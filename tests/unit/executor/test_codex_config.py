@@ -12,9 +12,11 @@ from common.scripted_model import SCRIPTED_MODEL_NAME
 from executor.providers.base import McpServerSpec, SessionSettings
 from executor.providers.codex.config import (
     API_KEY_ENV,
+    DEFAULT_STALL_TIMEOUT_S,
     ModelConfig,
     build_config,
     dumps_toml,
+    parse_stall_timeout,
     prepare_codex_home,
 )
 from executor.providers.errors import InvalidSettingError, ModelConfigError
@@ -125,6 +127,33 @@ def test_model_config_from_env() -> None:
     assert model.process_env() == {API_KEY_ENV: "sk-fallback"}
     assert "sk-fallback" not in repr(model)
     assert ModelConfig.from_env({"CCPLANE_MODEL_USE_CODEX_LOGIN": "true"}).use_codex_login
+
+
+def test_stall_timeout_reaches_the_provider_table() -> None:
+    assert ModelConfig.from_env({}).stall_timeout == DEFAULT_STALL_TIMEOUT_S == 300
+    model = ModelConfig.from_env({"CCPLANE_MODEL_API_KEY": "k", "CCPLANE_MODEL_STALL_TIMEOUT": " 2.5 "})
+    model.check()
+    assert model.stall_timeout == 2.5
+    config = build_config(model, SessionSettings(), model_name="m")
+    provider = config["model_providers"]["ccplane"]
+    assert provider["stream_idle_timeout_ms"] == 2500
+    assert provider["stream_max_retries"] == 0
+    default = build_config(ModelConfig(api_key="k"), SessionSettings(), model_name="m")
+    assert default["model_providers"]["ccplane"]["stream_idle_timeout_ms"] == 300_000
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "soon", "inf", "nan", "5s"])
+def test_a_malformed_stall_timeout_fails_the_check(raw: str) -> None:
+    model = ModelConfig.from_env({"CCPLANE_MODEL_API_KEY": "k", "CCPLANE_MODEL_STALL_TIMEOUT": raw})
+    with pytest.raises(ModelConfigError) as raised:
+        model.check()
+    assert raised.value.reason == "MODEL_SETTING_INVALID"
+    assert "CCPLANE_MODEL_STALL_TIMEOUT must be a positive number of seconds" in str(raised.value)
+    assert repr(raw) in str(raised.value)
+    with pytest.raises(ModelConfigError):
+        parse_stall_timeout(raw)
+    with pytest.raises(ValueError, match="stall_timeout"):
+        ModelConfig(api_key="k", stall_timeout=0)
 
 
 def test_missing_credentials_are_a_typed_error(tmp_path: Path) -> None:

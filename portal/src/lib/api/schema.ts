@@ -157,8 +157,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Settles runs whose executor or owner vanished (lost, stuck starting).
-         * @description Settles runs whose executor or owner vanished (lost, stuck starting).
+         * One reconciliation pass now, besides the one every control plane runs every few seconds (CCPLANE_RECONCILE_INTERVAL): fails runs lost past their grace, marks runs nobody drives lost, fails runs stuck starting, alerts on runs queued too long without capacity, and releases leases still held for finished runs.
+         * @description One reconciliation pass now, besides the one every control plane runs
+         *     every few seconds (CCPLANE_RECONCILE_INTERVAL): fails runs lost past
+         *     their grace, marks runs nobody drives lost, fails runs stuck starting,
+         *     alerts on runs queued too long without capacity, and releases leases
+         *     still held for finished runs.
          */
         post: operations["ReconcileService_ReconcileRuns"];
         delete?: never;
@@ -631,14 +635,37 @@ export interface components {
              */
             exitCode?: number;
             itemId?: string;
-            /** @description The command's aggregated output. */
+            /**
+             * @description The command's aggregated output: all of it, or its head and tail around
+             *     a marker when it is longer than CCPLANE_COMMAND_OUTPUT_LIMIT.
+             */
             output?: string;
+            /**
+             * Format: int64
+             * @description Bytes of output the command printed, as far as the executor could tell
+             *     (also when most of it was dropped).
+             */
+            outputBytes?: string;
+            /**
+             * @description The log lacks part of the output: `output` was cut, or command.output
+             *     chunks were dropped at the limit.
+             */
+            outputTruncated?: boolean;
             status?: components["schemas"]["ccplane.v1.CommandStatus"];
         };
-        /** @description command.output: a chunk of a running command's output. */
+        /**
+         * @description command.output: a chunk of a running command's output (at most 64 KiB).
+         *     The executor keeps at most CCPLANE_COMMAND_OUTPUT_LIMIT bytes of chunks per
+         *     command; the output after that is dropped, and one last chunk marks it.
+         */
         "ccplane.v1.CommandOutput": {
             chunk?: string;
             itemId?: string;
+            /**
+             * @description This chunk is the truncation marker: the command's later output is not
+             *     in the log (command.completed reports its total size).
+             */
+            truncated?: boolean;
         };
         /** @description command.started */
         "ccplane.v1.CommandStarted": {
@@ -983,9 +1010,17 @@ export interface components {
         };
         /** @description One change reconciliation made (or would make). */
         "ccplane.v1.ReconcileAction": {
+            /** @description lost_expired, orphaned, start_timeout, queued_too_long or stale_lease. */
+            kind?: string;
+            /** @description The lease released (stale_lease, or the lease of a run failed here). */
+            leaseId?: string;
             previousStatus?: components["schemas"]["ccplane.v1.RunStatus"];
             reason?: string;
             runId?: string;
+            /**
+             * @description The same as previous_status when only an alert was raised or a lease
+             *     released.
+             */
             status?: components["schemas"]["ccplane.v1.RunStatus"];
         };
         /** @description A condition that needs an operator's attention. */
@@ -1003,8 +1038,9 @@ export interface components {
             /** @description Report what would change without changing it. */
             dryRun?: boolean;
             /**
-             * @description Treat a run as stuck when it has not progressed for this long; the
-             *     platform default when unset.
+             * @description Treat a run as stuck when it has not progressed for this long, instead
+             *     of the platform's thresholds (CCPLANE_LOST_GRACE, CCPLANE_ORPHAN_AFTER,
+             *     CCPLANE_RUN_START_TIMEOUT) when set.
              */
             staleAfter?: components["schemas"]["google.protobuf.Duration"];
         };
