@@ -13,8 +13,8 @@ from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
 from common.signals import wait_for_stop_signal
 from executor.app import Executor
+from executor.host_config import HostConfig
 from executor.registration import Registration
-from executor.sessions import HostConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

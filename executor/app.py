@@ -17,10 +17,11 @@ from common import credentials
 from common.grpc_server import GrpcServer, ServiceRegistration
 from common.settings import Settings
 from executor.confinement import ConfinementSettings, Confiner
+from executor.host_config import HostConfig
 from executor.providers import default_registry
 from executor.providers.base import ProviderRegistry
 from executor.servicer import ExecutorServicer
-from executor.sessions import HostConfig, SessionHost
+from executor.sessions import SessionHost
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ write there fails with ENOSPC (EDQUOT under a quota): the agent's commands,
 Codex saving its transcript, and the executor's restore and sync. None of
 that can be fixed from inside the run, so the session ends failed with
 :data:`WORKSPACE_DISK_FULL` and a message naming the filesystem and its free
-space (see ``executor.sessions``).
+space (see ``executor.hosted_session``).
 
 Two kinds of evidence: an ``OSError`` of our own with that errno, or an
 event that reports one (a command's output, a Codex warning), confirmed by

@@ -11,7 +11,8 @@ import grpc
 
 from ccplane.v1 import executor_pb2, executor_pb2_grpc
 from common.errors import failed_precondition, invalid_argument
-from executor.sessions import HostedSession, SessionHost
+from executor.hosted_session import HostedSession
+from executor.sessions import SessionHost
 
 log = logging.getLogger(__name__)
 
