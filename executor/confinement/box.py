@@ -213,11 +213,36 @@ class Confiner:
         os.chmod(own, 0o711)
         self.root = own
         self._uids.prepare()
+        self._sweep_abandoned(root)
         self.enabled = True
         log.info(
             "sessions are confined",
             extra={"session_root": str(own), "uid_range": "{}-{}".format(*self.settings.uid_range)},
         )
+
+    def _sweep_abandoned(self, root: Path) -> None:
+        """Remove session directories no live session owns: those of a killed
+        executor (this one before a restart, or another), which never closed
+        its boxes. A session's directory belongs to its uid, leased by its
+        executor for the session's life; a directory whose uid's lease is free
+        is abandoned. The sweep holds that lease while it kills what is left
+        under the uid and removes the directory, so no new session can take
+        the uid meanwhile."""
+        removed = 0
+        for executor_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for directory in sorted(p for p in executor_dir.iterdir() if p.is_dir()):
+                with contextlib.suppress(OSError):
+                    lease = self._uids.try_lease(directory.lstat().st_uid)
+                    if lease is None:
+                        continue  # a live session's, or not a session's
+                    try:
+                        kill_processes_of(lease.uid)
+                        shutil.rmtree(directory, ignore_errors=True)
+                        removed += 1
+                    finally:
+                        lease.release()
+        if removed:
+            log.info("removed abandoned session directories", extra={"count": removed, "root": str(root)})
 
     def _why_not(self) -> str:
         if self.settings.isolation is Isolation.OFF:

@@ -63,6 +63,18 @@ class UidPool:
             return UidLease(uid, fd)
         raise NoFreeUidError(f"all session uids {self.first}-{self.last} are in use")
 
+    def try_lease(self, uid: int) -> UidLease | None:
+        """``uid``'s lease if nobody holds it (without waiting), else None."""
+        if not self.first <= uid <= self.last:
+            return None
+        fd = os.open(self.lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return UidLease(uid, fd)
+
 
 def kill_processes_of(uid: int) -> int:
     """SIGKILL every process whose real or effective uid is ``uid``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -81,3 +82,42 @@ def test_off_and_required(tmp_path: Path) -> None:
         required.prepare()
     message = str(err.value)
     assert "CCPLANE_SESSION_ROOT" in message or "cannot be confined" in message
+
+
+def test_abandoned_session_directories_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    """(Runs as root, as the test suites do: session users need it.)"""
+    root = Path(tempfile.mkdtemp(prefix="ccplane-sweep-", dir="/var/lib"))
+    os.chmod(root, 0o711)
+    settings = ConfinementSettings(
+        isolation=Isolation.REQUIRED,
+        session_root=root,
+        uid_range=(64990, 64993),
+        uid_lock_dir=tmp_path / "uids",
+    )
+    try:
+        # A killed executor's session (its uid's lease died with it) and a
+        # live session of another executor (its uid leased).
+        abandoned = root / "exe_killed" / "run_abandoned"
+        live = root / "exe_alive" / "run_live"
+        for directory, uid in ((abandoned, 64990), (live, 64991)):
+            (directory / "workspace").mkdir(parents=True)
+            (directory / "workspace" / "file.txt").write_text("work")
+            os.chown(directory, uid, uid)
+        holder = Confiner(settings, data_dir=tmp_path / "a", executor_id="exe_alive")
+        holder._uids.prepare()
+        held = holder._uids.try_lease(64991)
+        assert held is not None
+        try:
+            confiner = Confiner(settings, data_dir=tmp_path / "b", executor_id="exe_new")
+            confiner.prepare()
+            assert confiner.enabled
+            assert not abandoned.exists(), "nobody holds its uid: abandoned, removed"
+            assert (live / "workspace" / "file.txt").read_text() == "work", "a live session's is kept"
+            # The sweep gave the uid back: a new session can have it.
+            again = confiner._uids.try_lease(64990)
+            assert again is not None
+            again.release()
+        finally:
+            held.release()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
