@@ -150,6 +150,14 @@ class HostedSession:
             event.trace_id = self.trace_id
         self.outputs.event(event)
 
+    def _warn(self, turn_id: str, message: str, reason: str) -> None:
+        warning = events_pb2.RunWarning(message=message, reason=reason)
+        self._emit(events_pb2.RunEvent(run_id=self.run_id, type="warning", turn_id=turn_id, warning=warning))
+
+    def _error(self, turn_id: str, message: str, reason: str) -> None:
+        error = events_pb2.RunError(message=message, reason=reason)
+        self._emit(events_pb2.RunEvent(run_id=self.run_id, type="error", turn_id=turn_id, error=error))
+
     async def _sync(self, turn_id: str) -> None:
         """Save the workspace's changes and the agent thread's state.
 
@@ -173,17 +181,11 @@ class HostedSession:
                 await self._fail_sync(exc, turn_id)
                 return
             log.warning("thread state not saved: %s", exc, extra={"run_id": self.run_id})
-            self._emit(
-                events_pb2.RunEvent(
-                    run_id=self.run_id,
-                    type="warning",
-                    turn_id=turn_id,
-                    warning=events_pb2.RunWarning(
-                        message=f"the agent thread's state was not saved (the workspace was): {exc}; "
-                        "only this host can continue the thread",
-                        reason="THREAD_STATE_NOT_SAVED",
-                    ),
-                )
+            self._warn(
+                turn_id,
+                f"the agent thread's state was not saved (the workspace was): {exc}; "
+                "only this host can continue the thread",
+                "THREAD_STATE_NOT_SAVED",
             )
         except Exception as exc:
             if disk_full_error(exc) is not None:
@@ -200,16 +202,7 @@ class HostedSession:
                     )
                 return
             log.exception("workspace sync failed", extra={"run_id": self.run_id})
-            self._emit(
-                events_pb2.RunEvent(
-                    run_id=self.run_id,
-                    type="warning",
-                    turn_id=turn_id,
-                    warning=events_pb2.RunWarning(
-                        message=f"workspace sync failed: {exc}", reason="WORKSPACE_SYNC_FAILED"
-                    ),
-                )
-            )
+            self._warn(turn_id, f"workspace sync failed: {exc}", WORKSPACE_SYNC_FAILED)
 
     async def _fail_sync(self, exc: ObjectStoreError, turn_id: str) -> None:
         """The workspace could not be saved: the run fails with
@@ -224,14 +217,7 @@ class HostedSession:
         )
         log.error("workspace sync failed: %s", message, extra={"run_id": self.run_id})
         self.sync_failed = message
-        self._emit(
-            events_pb2.RunEvent(
-                run_id=self.run_id,
-                type="error",
-                turn_id=turn_id,
-                error=events_pb2.RunError(message=message, reason=WORKSPACE_SYNC_FAILED),
-            )
-        )
+        self._error(turn_id, message, WORKSPACE_SYNC_FAILED)
         with contextlib.suppress(Exception):
             await self.provider.close(message)
 
@@ -262,14 +248,7 @@ class HostedSession:
     def _disk_full_now(self, message: str, turn_id: str) -> None:
         log.warning("session disk full: %s", message, extra={"run_id": self.run_id})
         self.disk_full = self.disk_full or message  # the first says why
-        self._emit(
-            events_pb2.RunEvent(
-                run_id=self.run_id,
-                type="error",
-                turn_id=turn_id,
-                error=events_pb2.RunError(message=message, reason=WORKSPACE_DISK_FULL),
-            )
-        )
+        self._error(turn_id, message, WORKSPACE_DISK_FULL)
 
     def _disk_paths(self) -> list[Path]:
         """Where the executor writes for this session: its copies first."""
