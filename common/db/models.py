@@ -187,6 +187,9 @@ class AgentRun(Base):
     executor_address: Mapped[str | None]
     labels: Mapped[dict[str, Any]] = _jsonb_object()
     trace_id: Mapped[str] = mapped_column(server_default=text("''"))
+    # The span of the call that created the run (16 hex digits): later work
+    # on the run (scheduling, its session) continues the trace under it.
+    trace_span_id: Mapped[str] = mapped_column(server_default=text("''"))
     error: Mapped[str | None]
     error_reason: Mapped[str | None]
     # Highest seq written to run_events; bumped to allocate new seqs.
@@ -384,6 +387,8 @@ class Executor(Base):
     providers: Mapped[list[Any]] = _jsonb_list()
     labels: Mapped[dict[str, Any]] = _jsonb_object()
     version: Mapped[str] = mapped_column(server_default=text("''"))
+    # host:port of its Prometheus /metrics endpoint ("" when it serves none).
+    metrics_address: Mapped[str] = mapped_column(server_default=text("''"))
     registered_at: Mapped[datetime] = _created_at()
     last_heartbeat_at: Mapped[datetime] = _created_at()
 
@@ -416,10 +421,15 @@ class ReconcileAlert(Base):
     kind: Mapped[str]
     severity: Mapped[str]
     run_id: Mapped[str | None] = mapped_column(index=True)
+    # The tenant of the run the alert is about (None: a platform alert).
+    tenant_id: Mapped[str | None] = mapped_column(index=True)
     message: Mapped[str]
     details: Mapped[dict[str, Any]] = _jsonb_object()
     created_at: Mapped[datetime] = _created_at()
+    # Set when the condition cleared, or when someone acknowledged the alert.
     resolved_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str] = mapped_column(server_default=text("''"))
 
 
 RUN_COMMAND_KINDS = ("inject", "interrupt", "stop")

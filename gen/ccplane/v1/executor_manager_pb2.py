@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ccplane/v1/executor_manager.proto\x12\nccplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x02\n\x08\x45xecutor\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.ccplane.v1.ExecutorState\x12\x13\n\x0bslots_total\x18\x04 \x01(\x05\x12\x12\n\nslots_used\x18\x05 \x01(\x05\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x11\n\tproviders\x18\x07 \x03(\t\x12\x30\n\x06labels\x18\x08 \x03(\x0b\x32 .ccplane.v1.Executor.LabelsEntry\x12\x0f\n\x07version\x18\t \x01(\t\x12\x31\n\rregistered_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_heartbeat_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x88\x01\n\rExecutorLease\x12\x10\n\x08lease_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xecutor_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12/\n\x0b\x61\x63quired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x16\x41\x63quireExecutorRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x1d\n\x15preferred_executor_id\x18\x04 \x01(\t\"C\n\x17\x41\x63quireExecutorResponse\x12(\n\x05lease\x18\x01 \x01(\x0b\x32\x19.ccplane.v1.ExecutorLease\"*\n\x16ReleaseExecutorRequest\x12\x10\n\x08lease_id\x18\x01 \x01(\t\"\x19\n\x17ReleaseExecutorResponse\"\xf9\x01\n\x17RegisterExecutorRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0bslots_total\x18\x03 \x01(\x05\x12\x11\n\tproviders\x18\x04 \x03(\t\x12?\n\x06labels\x18\x05 \x03(\x0b\x32/.ccplane.v1.RegisterExecutorRequest.LabelsEntry\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"y\n\x18RegisterExecutorResponse\x12&\n\x08\x65xecutor\x18\x01 \x01(\x0b\x32\x14.ccplane.v1.Executor\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"^\n\x10HeartbeatRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nslots_used\x18\x02 \x01(\x05\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\x12\x0f\n\x07run_ids\x18\x04 \x03(\t\"1\n\x11HeartbeatResponse\x12\r\n\x05known\x18\x01 \x01(\x08\x12\r\n\x05\x64rain\x18\x02 \x01(\x08\"=\n\x14ListExecutorsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x15ListExecutorsResponse\x12\'\n\texecutors\x18\x01 \x03(\x0b\x32\x14.ccplane.v1.Executor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x14\x44rainExecutorRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"?\n\x15\x44rainExecutorResponse\x12&\n\x08\x65xecutor\x18\x01 \x01(\x0b\x32\x14.ccplane.v1.Executor\"\x14\n\x12WatchLeasesRequest\"h\n\x13WatchLeasesResponse\x12\'\n\x06\x63hange\x18\x01 \x01(\x0e\x32\x17.ccplane.v1.LeaseChange\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x19.ccplane.v1.ExecutorLease*\xbd\x01\n\rExecutorState\x12\x1e\n\x1a\x45XECUTOR_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XECUTOR_STATE_STARTING\x10\x01\x12\x18\n\x14\x45XECUTOR_STATE_READY\x10\x02\x12\x1b\n\x17\x45XECUTOR_STATE_DRAINING\x10\x03\x12\x1c\n\x18\x45XECUTOR_STATE_UNHEALTHY\x10\x04\x12\x1a\n\x16\x45XECUTOR_STATE_STOPPED\x10\x05*{\n\x0bLeaseChange\x12\x1c\n\x18LEASE_CHANGE_UNSPECIFIED\x10\x00\x12\x19\n\x15LEASE_CHANGE_ACQUIRED\x10\x01\x12\x19\n\x15LEASE_CHANGE_RELEASED\x10\x02\x12\x18\n\x14LEASE_CHANGE_EXPIRED\x10\x03\x32\xf7\x04\n\x16\x45xecutorManagerService\x12Z\n\x0f\x41\x63quireExecutor\x12\".ccplane.v1.AcquireExecutorRequest\x1a#.ccplane.v1.AcquireExecutorResponse\x12Z\n\x0fReleaseExecutor\x12\".ccplane.v1.ReleaseExecutorRequest\x1a#.ccplane.v1.ReleaseExecutorResponse\x12]\n\x10RegisterExecutor\x12#.ccplane.v1.RegisterExecutorRequest\x1a$.ccplane.v1.RegisterExecutorResponse\x12H\n\tHeartbeat\x12\x1c.ccplane.v1.HeartbeatRequest\x1a\x1d.ccplane.v1.HeartbeatResponse\x12T\n\rListExecutors\x12 .ccplane.v1.ListExecutorsRequest\x1a!.ccplane.v1.ListExecutorsResponse\x12T\n\rDrainExecutor\x12 .ccplane.v1.DrainExecutorRequest\x1a!.ccplane.v1.DrainExecutorResponse\x12P\n\x0bWatchLeases\x12\x1e.ccplane.v1.WatchLeasesRequest\x1a\x1f.ccplane.v1.WatchLeasesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ccplane/v1/executor_manager.proto\x12\nccplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x03\n\x08\x45xecutor\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.ccplane.v1.ExecutorState\x12\x13\n\x0bslots_total\x18\x04 \x01(\x05\x12\x12\n\nslots_used\x18\x05 \x01(\x05\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x11\n\tproviders\x18\x07 \x03(\t\x12\x30\n\x06labels\x18\x08 \x03(\x0b\x32 .ccplane.v1.Executor.LabelsEntry\x12\x0f\n\x07version\x18\t \x01(\t\x12\x31\n\rregistered_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_heartbeat_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fmetrics_address\x18\x0c \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x88\x01\n\rExecutorLease\x12\x10\n\x08lease_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xecutor_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12/\n\x0b\x61\x63quired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x16\x41\x63quireExecutorRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x1d\n\x15preferred_executor_id\x18\x04 \x01(\t\"C\n\x17\x41\x63quireExecutorResponse\x12(\n\x05lease\x18\x01 \x01(\x0b\x32\x19.ccplane.v1.ExecutorLease\"*\n\x16ReleaseExecutorRequest\x12\x10\n\x08lease_id\x18\x01 \x01(\t\"\x19\n\x17ReleaseExecutorResponse\"\x92\x02\n\x17RegisterExecutorRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0bslots_total\x18\x03 \x01(\x05\x12\x11\n\tproviders\x18\x04 \x03(\t\x12?\n\x06labels\x18\x05 \x03(\x0b\x32/.ccplane.v1.RegisterExecutorRequest.LabelsEntry\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x07 \x01(\t\x12\x17\n\x0fmetrics_address\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"y\n\x18RegisterExecutorResponse\x12&\n\x08\x65xecutor\x18\x01 \x01(\x0b\x32\x14.ccplane.v1.Executor\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"^\n\x10HeartbeatRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nslots_used\x18\x02 \x01(\x05\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\x12\x0f\n\x07run_ids\x18\x04 \x03(\t\"1\n\x11HeartbeatResponse\x12\r\n\x05known\x18\x01 \x01(\x08\x12\r\n\x05\x64rain\x18\x02 \x01(\x08\"=\n\x14ListExecutorsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x15ListExecutorsResponse\x12\'\n\texecutors\x18\x01 \x03(\x0b\x32\x14.ccplane.v1.Executor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x14\x44rainExecutorRequest\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"?\n\x15\x44rainExecutorResponse\x12&\n\x08\x65xecutor\x18\x01 \x01(\x0b\x32\x14.ccplane.v1.Executor\"\x14\n\x12WatchLeasesRequest\"h\n\x13WatchLeasesResponse\x12\'\n\x06\x63hange\x18\x01 \x01(\x0e\x32\x17.ccplane.v1.LeaseChange\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x19.ccplane.v1.ExecutorLease*\xbd\x01\n\rExecutorState\x12\x1e\n\x1a\x45XECUTOR_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XECUTOR_STATE_STARTING\x10\x01\x12\x18\n\x14\x45XECUTOR_STATE_READY\x10\x02\x12\x1b\n\x17\x45XECUTOR_STATE_DRAINING\x10\x03\x12\x1c\n\x18\x45XECUTOR_STATE_UNHEALTHY\x10\x04\x12\x1a\n\x16\x45XECUTOR_STATE_STOPPED\x10\x05*{\n\x0bLeaseChange\x12\x1c\n\x18LEASE_CHANGE_UNSPECIFIED\x10\x00\x12\x19\n\x15LEASE_CHANGE_ACQUIRED\x10\x01\x12\x19\n\x15LEASE_CHANGE_RELEASED\x10\x02\x12\x18\n\x14LEASE_CHANGE_EXPIRED\x10\x03\x32\xf7\x04\n\x16\x45xecutorManagerService\x12Z\n\x0f\x41\x63quireExecutor\x12\".ccplane.v1.AcquireExecutorRequest\x1a#.ccplane.v1.AcquireExecutorResponse\x12Z\n\x0fReleaseExecutor\x12\".ccplane.v1.ReleaseExecutorRequest\x1a#.ccplane.v1.ReleaseExecutorResponse\x12]\n\x10RegisterExecutor\x12#.ccplane.v1.RegisterExecutorRequest\x1a$.ccplane.v1.RegisterExecutorResponse\x12H\n\tHeartbeat\x12\x1c.ccplane.v1.HeartbeatRequest\x1a\x1d.ccplane.v1.HeartbeatResponse\x12T\n\rListExecutors\x12 .ccplane.v1.ListExecutorsRequest\x1a!.ccplane.v1.ListExecutorsResponse\x12T\n\rDrainExecutor\x12 .ccplane.v1.DrainExecutorRequest\x1a!.ccplane.v1.DrainExecutorResponse\x12P\n\x0bWatchLeases\x12\x1e.ccplane.v1.WatchLeasesRequest\x1a\x1f.ccplane.v1.WatchLeasesResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,46 +37,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTOR_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_REGISTEREXECUTORREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_REGISTEREXECUTORREQUEST_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_EXECUTORSTATE']._serialized_start=1799
-  _globals['_EXECUTORSTATE']._serialized_end=1988
-  _globals['_LEASECHANGE']._serialized_start=1990
-  _globals['_LEASECHANGE']._serialized_end=2113
+  _globals['_EXECUTORSTATE']._serialized_start=1849
+  _globals['_EXECUTORSTATE']._serialized_end=2038
+  _globals['_LEASECHANGE']._serialized_start=2040
+  _globals['_LEASECHANGE']._serialized_end=2163
   _globals['_EXECUTOR']._serialized_start=115
-  _globals['_EXECUTOR']._serialized_end=493
-  _globals['_EXECUTOR_LABELSENTRY']._serialized_start=448
-  _globals['_EXECUTOR_LABELSENTRY']._serialized_end=493
-  _globals['_EXECUTORLEASE']._serialized_start=496
-  _globals['_EXECUTORLEASE']._serialized_end=632
-  _globals['_ACQUIREEXECUTORREQUEST']._serialized_start=634
-  _globals['_ACQUIREEXECUTORREQUEST']._serialized_end=742
-  _globals['_ACQUIREEXECUTORRESPONSE']._serialized_start=744
-  _globals['_ACQUIREEXECUTORRESPONSE']._serialized_end=811
-  _globals['_RELEASEEXECUTORREQUEST']._serialized_start=813
-  _globals['_RELEASEEXECUTORREQUEST']._serialized_end=855
-  _globals['_RELEASEEXECUTORRESPONSE']._serialized_start=857
-  _globals['_RELEASEEXECUTORRESPONSE']._serialized_end=882
-  _globals['_REGISTEREXECUTORREQUEST']._serialized_start=885
-  _globals['_REGISTEREXECUTORREQUEST']._serialized_end=1134
-  _globals['_REGISTEREXECUTORREQUEST_LABELSENTRY']._serialized_start=448
-  _globals['_REGISTEREXECUTORREQUEST_LABELSENTRY']._serialized_end=493
-  _globals['_REGISTEREXECUTORRESPONSE']._serialized_start=1136
-  _globals['_REGISTEREXECUTORRESPONSE']._serialized_end=1257
-  _globals['_HEARTBEATREQUEST']._serialized_start=1259
-  _globals['_HEARTBEATREQUEST']._serialized_end=1353
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1355
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1404
-  _globals['_LISTEXECUTORSREQUEST']._serialized_start=1406
-  _globals['_LISTEXECUTORSREQUEST']._serialized_end=1467
-  _globals['_LISTEXECUTORSRESPONSE']._serialized_start=1469
-  _globals['_LISTEXECUTORSRESPONSE']._serialized_end=1558
-  _globals['_DRAINEXECUTORREQUEST']._serialized_start=1560
-  _globals['_DRAINEXECUTORREQUEST']._serialized_end=1603
-  _globals['_DRAINEXECUTORRESPONSE']._serialized_start=1605
-  _globals['_DRAINEXECUTORRESPONSE']._serialized_end=1668
-  _globals['_WATCHLEASESREQUEST']._serialized_start=1670
-  _globals['_WATCHLEASESREQUEST']._serialized_end=1690
-  _globals['_WATCHLEASESRESPONSE']._serialized_start=1692
-  _globals['_WATCHLEASESRESPONSE']._serialized_end=1796
-  _globals['_EXECUTORMANAGERSERVICE']._serialized_start=2116
-  _globals['_EXECUTORMANAGERSERVICE']._serialized_end=2747
+  _globals['_EXECUTOR']._serialized_end=518
+  _globals['_EXECUTOR_LABELSENTRY']._serialized_start=473
+  _globals['_EXECUTOR_LABELSENTRY']._serialized_end=518
+  _globals['_EXECUTORLEASE']._serialized_start=521
+  _globals['_EXECUTORLEASE']._serialized_end=657
+  _globals['_ACQUIREEXECUTORREQUEST']._serialized_start=659
+  _globals['_ACQUIREEXECUTORREQUEST']._serialized_end=767
+  _globals['_ACQUIREEXECUTORRESPONSE']._serialized_start=769
+  _globals['_ACQUIREEXECUTORRESPONSE']._serialized_end=836
+  _globals['_RELEASEEXECUTORREQUEST']._serialized_start=838
+  _globals['_RELEASEEXECUTORREQUEST']._serialized_end=880
+  _globals['_RELEASEEXECUTORRESPONSE']._serialized_start=882
+  _globals['_RELEASEEXECUTORRESPONSE']._serialized_end=907
+  _globals['_REGISTEREXECUTORREQUEST']._serialized_start=910
+  _globals['_REGISTEREXECUTORREQUEST']._serialized_end=1184
+  _globals['_REGISTEREXECUTORREQUEST_LABELSENTRY']._serialized_start=473
+  _globals['_REGISTEREXECUTORREQUEST_LABELSENTRY']._serialized_end=518
+  _globals['_REGISTEREXECUTORRESPONSE']._serialized_start=1186
+  _globals['_REGISTEREXECUTORRESPONSE']._serialized_end=1307
+  _globals['_HEARTBEATREQUEST']._serialized_start=1309
+  _globals['_HEARTBEATREQUEST']._serialized_end=1403
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1405
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1454
+  _globals['_LISTEXECUTORSREQUEST']._serialized_start=1456
+  _globals['_LISTEXECUTORSREQUEST']._serialized_end=1517
+  _globals['_LISTEXECUTORSRESPONSE']._serialized_start=1519
+  _globals['_LISTEXECUTORSRESPONSE']._serialized_end=1608
+  _globals['_DRAINEXECUTORREQUEST']._serialized_start=1610
+  _globals['_DRAINEXECUTORREQUEST']._serialized_end=1653
+  _globals['_DRAINEXECUTORRESPONSE']._serialized_start=1655
+  _globals['_DRAINEXECUTORRESPONSE']._serialized_end=1718
+  _globals['_WATCHLEASESREQUEST']._serialized_start=1720
+  _globals['_WATCHLEASESREQUEST']._serialized_end=1740
+  _globals['_WATCHLEASESRESPONSE']._serialized_start=1742
+  _globals['_WATCHLEASESRESPONSE']._serialized_end=1846
+  _globals['_EXECUTORMANAGERSERVICE']._serialized_start=2166
+  _globals['_EXECUTORMANAGERSERVICE']._serialized_end=2797
 # @@protoc_insertion_point(module_scope)

@@ -38,7 +38,7 @@ LEASE_CHANGE_RELEASED: LeaseChange
 LEASE_CHANGE_EXPIRED: LeaseChange
 
 class Executor(_message.Message):
-    __slots__ = ("id", "address", "state", "slots_total", "slots_used", "backend", "providers", "labels", "version", "registered_at", "last_heartbeat_at")
+    __slots__ = ("id", "address", "state", "slots_total", "slots_used", "backend", "providers", "labels", "version", "registered_at", "last_heartbeat_at", "metrics_address")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class Executor(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     id: str
     address: str
     state: ExecutorState
@@ -68,7 +69,8 @@ class Executor(_message.Message):
     version: str
     registered_at: _timestamp_pb2.Timestamp
     last_heartbeat_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[_Union[ExecutorState, str]] = ..., slots_total: _Optional[int] = ..., slots_used: _Optional[int] = ..., backend: _Optional[str] = ..., providers: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., version: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    metrics_address: str
+    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[_Union[ExecutorState, str]] = ..., slots_total: _Optional[int] = ..., slots_used: _Optional[int] = ..., backend: _Optional[str] = ..., providers: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., version: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metrics_address: _Optional[str] = ...) -> None: ...
 
 class ExecutorLease(_message.Message):
     __slots__ = ("lease_id", "executor_id", "address", "run_id", "acquired_at")
@@ -113,7 +115,7 @@ class ReleaseExecutorResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RegisterExecutorRequest(_message.Message):
-    __slots__ = ("executor_id", "address", "slots_total", "providers", "labels", "version", "backend")
+    __slots__ = ("executor_id", "address", "slots_total", "providers", "labels", "version", "backend", "metrics_address")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +130,7 @@ class RegisterExecutorRequest(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     address: str
     slots_total: int
@@ -135,7 +138,8 @@ class RegisterExecutorRequest(_message.Message):
     labels: _containers.ScalarMap[str, str]
     version: str
     backend: str
-    def __init__(self, executor_id: _Optional[str] = ..., address: _Optional[str] = ..., slots_total: _Optional[int] = ..., providers: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., version: _Optional[str] = ..., backend: _Optional[str] = ...) -> None: ...
+    metrics_address: str
+    def __init__(self, executor_id: _Optional[str] = ..., address: _Optional[str] = ..., slots_total: _Optional[int] = ..., providers: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., version: _Optional[str] = ..., backend: _Optional[str] = ..., metrics_address: _Optional[str] = ...) -> None: ...
 
 class RegisterExecutorResponse(_message.Message):
     __slots__ = ("executor", "heartbeat_interval")

@@ -25,18 +25,21 @@ _sym_db = _symbol_database.Default()
 from ccplane.v1 import common_pb2 as ccplane_dot_v1_dot_common__pb2
 from ccplane.v1 import human_loop_pb2 as ccplane_dot_v1_dot_human__loop__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x63plane/v1/reconcile.proto\x12\nccplane.v1\x1a\x17\x63\x63plane/v1/common.proto\x1a\x1b\x63\x63plane/v1/human_loop.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x14ReconcileRunsRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12.\n\x0bstale_after\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa8\x01\n\x0fReconcileAction\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12.\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x10\n\x08lease_id\x18\x06 \x01(\t\"W\n\x15ReconcileRunsResponse\x12\x10\n\x08\x65xamined\x18\x01 \x01(\x05\x12,\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x1b.ccplane.v1.ReconcileAction\" \n\x1e\x45xpireHumanLoopRequestsRequest\"P\n\x1f\x45xpireHumanLoopRequestsResponse\x12-\n\x07\x65xpired\x18\x01 \x03(\x0b\x32\x1c.ccplane.v1.HumanLoopRequest\"\x13\n\x11GetMetricsRequest\"\xb7\x01\n\x0eReconcileAlert\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd6\x02\n\x12GetMetricsResponse\x12H\n\x0eruns_by_status\x18\x01 \x03(\x0b\x32\x30.ccplane.v1.GetMetricsResponse.RunsByStatusEntry\x12#\n\x1bpending_human_loop_requests\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xecutors_ready\x18\x03 \x01(\x05\x12\x13\n\x0bslots_total\x18\x04 \x01(\x05\x12\x12\n\nslots_used\x18\x05 \x01(\x05\x12/\n\x0bopen_alerts\x18\x06 \x03(\x0b\x32\x1a.ccplane.v1.ReconcileAlert\x12)\n\x0eusage_last_24h\x18\x07 \x01(\x0b\x32\x11.ccplane.v1.Usage\x1a\x33\n\x11RunsByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x98\x03\n\x10ReconcileService\x12t\n\rReconcileRuns\x12 .ccplane.v1.ReconcileRunsRequest\x1a!.ccplane.v1.ReconcileRunsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/reconcile/runs:\x01*\x12\xa0\x01\n\x17\x45xpireHumanLoopRequests\x12*.ccplane.v1.ExpireHumanLoopRequestsRequest\x1a+.ccplane.v1.ExpireHumanLoopRequestsResponse\",\x82\xd3\xe4\x93\x02&\"!/api/reconcile/human-loop-timeout:\x01*\x12k\n\nGetMetrics\x12\x1d.ccplane.v1.GetMetricsRequest\x1a\x1e.ccplane.v1.GetMetricsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/reconcile/metricsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x63plane/v1/reconcile.proto\x12\nccplane.v1\x1a\x17\x63\x63plane/v1/common.proto\x1a\x1b\x63\x63plane/v1/human_loop.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n\x14ReconcileRunsRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12.\n\x0bstale_after\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa8\x01\n\x0fReconcileAction\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12.\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.ccplane.v1.RunStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x10\n\x08lease_id\x18\x06 \x01(\t\"W\n\x15ReconcileRunsResponse\x12\x10\n\x08\x65xamined\x18\x01 \x01(\x05\x12,\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x1b.ccplane.v1.ReconcileAction\" \n\x1e\x45xpireHumanLoopRequestsRequest\"P\n\x1f\x45xpireHumanLoopRequestsResponse\x12-\n\x07\x65xpired\x18\x01 \x03(\x0b\x32\x1c.ccplane.v1.HumanLoopRequest\"\x13\n\x11GetMetricsRequest\"\xed\x02\n\x0eReconcileAlert\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06tenant\x18\x08 \x01(\t\x12%\n\x05state\x18\t \x01(\x0e\x32\x16.ccplane.v1.AlertState\x12/\n\x0bresolved_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\x0c \x01(\t\"\xa1\x01\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x03(\x0e\x32\x16.ccplane.v1.AlertState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0e\n\x06run_id\x18\x06 \x01(\t\x12\x0e\n\x06tenant\x18\x07 \x01(\t\"Y\n\x12ListAlertsResponse\x12*\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x1a.ccplane.v1.ReconcileAlert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x17\x41\x63knowledgeAlertRequest\x12\x16\n\x08\x61lert_id\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x02\"E\n\x18\x41\x63knowledgeAlertResponse\x12)\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x1a.ccplane.v1.ReconcileAlert\"\xd6\x02\n\x12GetMetricsResponse\x12H\n\x0eruns_by_status\x18\x01 \x03(\x0b\x32\x30.ccplane.v1.GetMetricsResponse.RunsByStatusEntry\x12#\n\x1bpending_human_loop_requests\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xecutors_ready\x18\x03 \x01(\x05\x12\x13\n\x0bslots_total\x18\x04 \x01(\x05\x12\x12\n\nslots_used\x18\x05 \x01(\x05\x12/\n\x0bopen_alerts\x18\x06 \x03(\x0b\x32\x1a.ccplane.v1.ReconcileAlert\x12)\n\x0eusage_last_24h\x18\x07 \x01(\x0b\x32\x11.ccplane.v1.Usage\x1a\x33\n\x11RunsByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01*w\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x1c\n\x18\x41LERT_STATE_ACKNOWLEDGED\x10\x02\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x03\x32\x9d\x05\n\x10ReconcileService\x12t\n\rReconcileRuns\x12 .ccplane.v1.ReconcileRunsRequest\x1a!.ccplane.v1.ReconcileRunsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/reconcile/runs:\x01*\x12\xa0\x01\n\x17\x45xpireHumanLoopRequests\x12*.ccplane.v1.ExpireHumanLoopRequestsRequest\x1a+.ccplane.v1.ExpireHumanLoopRequestsResponse\",\x82\xd3\xe4\x93\x02&\"!/api/reconcile/human-loop-timeout:\x01*\x12k\n\nGetMetrics\x12\x1d.ccplane.v1.GetMetricsRequest\x1a\x1e.ccplane.v1.GetMetricsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/reconcile/metrics\x12j\n\nListAlerts\x12\x1d.ccplane.v1.ListAlertsRequest\x1a\x1e.ccplane.v1.ListAlertsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/reconcile/alerts\x12\x96\x01\n\x10\x41\x63knowledgeAlert\x12#.ccplane.v1.AcknowledgeAlertRequest\x1a$.ccplane.v1.AcknowledgeAlertResponse\"7\x82\xd3\xe4\x93\x02\x31\",/api/reconcile/alerts/{alert_id}:acknowledge:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ccplane.v1.reconcile_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ACKNOWLEDGEALERTREQUEST'].fields_by_name['alert_id']._loaded_options = None
+  _globals['_ACKNOWLEDGEALERTREQUEST'].fields_by_name['alert_id']._serialized_options = b'\342A\001\002'
   _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._loaded_options = None
   _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_options = b'8\001'
   _globals['_RECONCILESERVICE'].methods_by_name['ReconcileRuns']._loaded_options = None
@@ -45,24 +48,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECONCILESERVICE'].methods_by_name['ExpireHumanLoopRequests']._serialized_options = b'\202\323\344\223\002&\"!/api/reconcile/human-loop-timeout:\001*'
   _globals['_RECONCILESERVICE'].methods_by_name['GetMetrics']._loaded_options = None
   _globals['_RECONCILESERVICE'].methods_by_name['GetMetrics']._serialized_options = b'\202\323\344\223\002\030\022\026/api/reconcile/metrics'
-  _globals['_RECONCILERUNSREQUEST']._serialized_start=221
-  _globals['_RECONCILERUNSREQUEST']._serialized_end=308
-  _globals['_RECONCILEACTION']._serialized_start=311
-  _globals['_RECONCILEACTION']._serialized_end=479
-  _globals['_RECONCILERUNSRESPONSE']._serialized_start=481
-  _globals['_RECONCILERUNSRESPONSE']._serialized_end=568
-  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_start=570
-  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_end=602
-  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_start=604
-  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_end=684
-  _globals['_GETMETRICSREQUEST']._serialized_start=686
-  _globals['_GETMETRICSREQUEST']._serialized_end=705
-  _globals['_RECONCILEALERT']._serialized_start=708
-  _globals['_RECONCILEALERT']._serialized_end=891
-  _globals['_GETMETRICSRESPONSE']._serialized_start=894
-  _globals['_GETMETRICSRESPONSE']._serialized_end=1236
-  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_start=1185
-  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_end=1236
-  _globals['_RECONCILESERVICE']._serialized_start=1239
-  _globals['_RECONCILESERVICE']._serialized_end=1647
+  _globals['_RECONCILESERVICE'].methods_by_name['ListAlerts']._loaded_options = None
+  _globals['_RECONCILESERVICE'].methods_by_name['ListAlerts']._serialized_options = b'\202\323\344\223\002\027\022\025/api/reconcile/alerts'
+  _globals['_RECONCILESERVICE'].methods_by_name['AcknowledgeAlert']._loaded_options = None
+  _globals['_RECONCILESERVICE'].methods_by_name['AcknowledgeAlert']._serialized_options = b'\202\323\344\223\0021\",/api/reconcile/alerts/{alert_id}:acknowledge:\001*'
+  _globals['_ALERTSTATE']._serialized_start=1830
+  _globals['_ALERTSTATE']._serialized_end=1949
+  _globals['_RECONCILERUNSREQUEST']._serialized_start=254
+  _globals['_RECONCILERUNSREQUEST']._serialized_end=341
+  _globals['_RECONCILEACTION']._serialized_start=344
+  _globals['_RECONCILEACTION']._serialized_end=512
+  _globals['_RECONCILERUNSRESPONSE']._serialized_start=514
+  _globals['_RECONCILERUNSRESPONSE']._serialized_end=601
+  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_start=603
+  _globals['_EXPIREHUMANLOOPREQUESTSREQUEST']._serialized_end=635
+  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_start=637
+  _globals['_EXPIREHUMANLOOPREQUESTSRESPONSE']._serialized_end=717
+  _globals['_GETMETRICSREQUEST']._serialized_start=719
+  _globals['_GETMETRICSREQUEST']._serialized_end=738
+  _globals['_RECONCILEALERT']._serialized_start=741
+  _globals['_RECONCILEALERT']._serialized_end=1106
+  _globals['_LISTALERTSREQUEST']._serialized_start=1109
+  _globals['_LISTALERTSREQUEST']._serialized_end=1270
+  _globals['_LISTALERTSRESPONSE']._serialized_start=1272
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1361
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=1363
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=1412
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=1414
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=1483
+  _globals['_GETMETRICSRESPONSE']._serialized_start=1486
+  _globals['_GETMETRICSRESPONSE']._serialized_end=1828
+  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_start=1777
+  _globals['_GETMETRICSRESPONSE_RUNSBYSTATUSENTRY']._serialized_end=1828
+  _globals['_RECONCILESERVICE']._serialized_start=1952
+  _globals['_RECONCILESERVICE']._serialized_end=2621
 # @@protoc_insertion_point(module_scope)

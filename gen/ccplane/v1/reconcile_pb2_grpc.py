@@ -50,6 +50,16 @@ class ReconcileServiceStub:
                 request_serializer=ccplane_dot_v1_dot_reconcile__pb2.GetMetricsRequest.SerializeToString,
                 response_deserializer=ccplane_dot_v1_dot_reconcile__pb2.GetMetricsResponse.FromString,
                 _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/ccplane.v1.ReconcileService/ListAlerts',
+                request_serializer=ccplane_dot_v1_dot_reconcile__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=ccplane_dot_v1_dot_reconcile__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeAlert = channel.unary_unary(
+                '/ccplane.v1.ReconcileService/AcknowledgeAlert',
+                request_serializer=ccplane_dot_v1_dot_reconcile__pb2.AcknowledgeAlertRequest.SerializeToString,
+                response_deserializer=ccplane_dot_v1_dot_reconcile__pb2.AcknowledgeAlertResponse.FromString,
+                _registered_method=True)
 
 
 class ReconcileServiceServicer:
@@ -76,7 +86,28 @@ class ReconcileServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetMetrics(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Platform figures at a glance, with the open alerts. For monitoring,
+        scrape the Prometheus metrics each process serves on /metrics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlerts(self, request, context):
+        """Alerts the platform raised (runs reconciled, executors lost, runs
+        queued without capacity), newest first. Open alerts are also pushed to
+        Alertmanager when CCPLANE_ALERTMANAGER_URL is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlert(self, request, context):
+        """Marks an open alert seen and handled: it is resolved (in Alertmanager
+        too) and records who acknowledged it. Acknowledging an alert already
+        acknowledged returns it unchanged; one resolved by itself is
+        FAILED_PRECONDITION.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -98,6 +129,16 @@ def add_ReconcileServiceServicer_to_server(servicer, server):
                     servicer.GetMetrics,
                     request_deserializer=ccplane_dot_v1_dot_reconcile__pb2.GetMetricsRequest.FromString,
                     response_serializer=ccplane_dot_v1_dot_reconcile__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=ccplane_dot_v1_dot_reconcile__pb2.ListAlertsRequest.FromString,
+                    response_serializer=ccplane_dot_v1_dot_reconcile__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'AcknowledgeAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlert,
+                    request_deserializer=ccplane_dot_v1_dot_reconcile__pb2.AcknowledgeAlertRequest.FromString,
+                    response_serializer=ccplane_dot_v1_dot_reconcile__pb2.AcknowledgeAlertResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +223,60 @@ class ReconcileService:
             '/ccplane.v1.ReconcileService/GetMetrics',
             ccplane_dot_v1_dot_reconcile__pb2.GetMetricsRequest.SerializeToString,
             ccplane_dot_v1_dot_reconcile__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccplane.v1.ReconcileService/ListAlerts',
+            ccplane_dot_v1_dot_reconcile__pb2.ListAlertsRequest.SerializeToString,
+            ccplane_dot_v1_dot_reconcile__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccplane.v1.ReconcileService/AcknowledgeAlert',
+            ccplane_dot_v1_dot_reconcile__pb2.AcknowledgeAlertRequest.SerializeToString,
+            ccplane_dot_v1_dot_reconcile__pb2.AcknowledgeAlertResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -109,6 +109,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reconcile/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts the platform raised (runs reconciled, executors lost, runs queued without capacity), newest first.
+         * @description Alerts the platform raised (runs reconciled, executors lost, runs
+         *     queued without capacity), newest first. Open alerts are also pushed to
+         *     Alertmanager when CCPLANE_ALERTMANAGER_URL is set.
+         */
+        get: operations["ReconcileService_ListAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reconcile/alerts/{alert_id}:acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Marks an open alert seen and handled: it is resolved (in Alertmanager too) and records who acknowledged it.
+         * @description Marks an open alert seen and handled: it is resolved (in Alertmanager
+         *     too) and records who acknowledged it. Acknowledging an alert already
+         *     acknowledged returns it unchanged; one resolved by itself is
+         *     FAILED_PRECONDITION.
+         */
+        post: operations["ReconcileService_AcknowledgeAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/reconcile/human-loop-timeout": {
         parameters: {
             query?: never;
@@ -137,7 +182,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** GetMetrics */
+        /**
+         * Platform figures at a glance, with the open alerts.
+         * @description Platform figures at a glance, with the open alerts. For monitoring,
+         *     scrape the Prometheus metrics each process serves on /metrics.
+         */
         get: operations["ReconcileService_GetMetrics"];
         put?: never;
         post?: never;
@@ -572,6 +621,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        "ccplane.v1.AcknowledgeAlertResponse": {
+            alert?: components["schemas"]["ccplane.v1.ReconcileAlert"];
+        };
+        /** @enum {string} */
+        "ccplane.v1.AlertState": "ALERT_STATE_UNSPECIFIED" | "ALERT_STATE_OPEN" | "ALERT_STATE_ACKNOWLEDGED" | "ALERT_STATE_RESOLVED";
         /** @description A decision on an approval request. */
         "ccplane.v1.ApprovalAnswer": {
             decision?: components["schemas"]["ccplane.v1.ApprovalDecision"];
@@ -880,6 +934,10 @@ export interface components {
         "ccplane.v1.InterruptRunResponse": {
             run?: components["schemas"]["ccplane.v1.Run"];
         };
+        "ccplane.v1.ListAlertsResponse": {
+            alerts?: components["schemas"]["ccplane.v1.ReconcileAlert"][];
+            nextPageToken?: string;
+        };
         "ccplane.v1.ListAuditEventsResponse": {
             events?: components["schemas"]["ccplane.v1.AuditEvent"][];
             nextPageToken?: string;
@@ -1025,14 +1083,28 @@ export interface components {
         };
         /** @description A condition that needs an operator's attention. */
         "ccplane.v1.ReconcileAlert": {
+            acknowledgedAt?: components["schemas"]["google.protobuf.Timestamp"];
+            /** @description The API key (its id) that acknowledged the alert. */
+            acknowledgedBy?: string;
             createdAt?: components["schemas"]["google.protobuf.Timestamp"];
             details?: components["schemas"]["google.protobuf.Struct"];
             /** Format: int64 */
             id?: string;
+            /**
+             * @description What happened: executor_lost (a run's executor restarted without its
+             *     session), replay_window_exceeded, lost_expired (a run's executor stayed
+             *     away past the grace), orphaned, start_timeout, queued_too_long.
+             */
             kind?: string;
             message?: string;
+            /** @description When the condition cleared or the alert was acknowledged. */
+            resolvedAt?: components["schemas"]["google.protobuf.Timestamp"];
             runId?: string;
+            /** @description warning or critical. */
             severity?: string;
+            state?: components["schemas"]["ccplane.v1.AlertState"];
+            /** @description The tenant of the run the alert is about. */
+            tenant?: string;
         };
         "ccplane.v1.ReconcileRunsRequest": {
             /** @description Report what would change without changing it. */
@@ -1650,6 +1722,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ccplane.v1.GetRequestResponse"];
+                };
+            };
+            /** @description An error: the gRPC status as google.rpc.Status JSON. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    ReconcileService_ListAlerts: {
+        parameters: {
+            query?: {
+                /** @description At most this many alerts (default 50, at most 500). */
+                page_size?: number;
+                page_token?: string;
+                /** @description Only alerts in one of these states; all when empty. */
+                state?: ("ALERT_STATE_UNSPECIFIED" | "ALERT_STATE_OPEN" | "ALERT_STATE_ACKNOWLEDGED" | "ALERT_STATE_RESOLVED")[];
+                /** @description Only alerts of this kind. */
+                kind?: string;
+                /** @description Only alerts of this severity (warning or critical). */
+                severity?: string;
+                /** @description Only alerts about this run. */
+                run_id?: string;
+                /** @description Only alerts about runs of this tenant. */
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ccplane.v1.ListAlertsResponse */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ccplane.v1.ListAlertsResponse"];
+                };
+            };
+            /** @description An error: the gRPC status as google.rpc.Status JSON. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    ReconcileService_AcknowledgeAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description ccplane.v1.AcknowledgeAlertResponse */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ccplane.v1.AcknowledgeAlertResponse"];
                 };
             };
             /** @description An error: the gRPC status as google.rpc.Status JSON. */
