@@ -154,6 +154,8 @@ async def start_stack(tmp: Path, url: str, name: str, *, executors: int, slots: 
             manager_port=0,
             grpc_port=0,
             gateway_port=0,
+            # Several stacks may run at once: metrics on free ports.
+            metrics_port=0,
         ),
     )
     await stack.start()

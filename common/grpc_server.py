@@ -66,7 +66,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
 Handler = Callable[..., Any]
 
 
-def _rewrap(
+def rewrap_handler(
     handler: grpc.RpcMethodHandler,
     wrap_unary: Callable[[Handler], Handler],
     wrap_stream: Callable[[Handler], Handler],
@@ -128,7 +128,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        return _rewrap(handler, wrap_unary, wrap_stream)
+        return rewrap_handler(handler, wrap_unary, wrap_stream)
 
 
 # Served by every server and callable without credentials, like a load
@@ -179,7 +179,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
 
             return call
 
-        return _rewrap(handler, wrap_unary, wrap_stream)
+        return rewrap_handler(handler, wrap_unary, wrap_stream)
 
 
 def bearer_token(context: grpc.aio.ServicerContext) -> str:

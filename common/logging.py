@@ -1,8 +1,9 @@
-"""Structured logging: JSON lines carrying run_id and trace_id.
+"""Structured logging: JSON lines carrying run_id, trace_id and span_id.
 
 ``log_context(run_id=...)`` binds fields for the current asyncio task (and the
-tasks it creates); every record logged meanwhile carries them. The trace id of
-the active OpenTelemetry span is added automatically.
+tasks it creates); every record logged meanwhile carries them. The trace and
+span ids of the active OpenTelemetry span are added automatically. On a
+terminal the default format (``auto``) is readable text instead.
 """
 
 from __future__ import annotations
@@ -42,13 +43,24 @@ def current_trace_id() -> str:
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
 
 
+def current_span_id() -> str:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.span_id, "016x") if ctx.is_valid else ""
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in _fields.get().items():
             setattr(record, key, value)
-        trace_id = current_trace_id()
-        if trace_id and not getattr(record, "trace_id", ""):
-            record.trace_id = trace_id
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            trace_id = format(ctx.trace_id, "032x")
+            named = getattr(record, "trace_id", "")
+            if not named:
+                record.trace_id = named = trace_id
+            # The span only when it belongs to the trace the record names.
+            if named == trace_id and not getattr(record, "span_id", ""):
+                record.span_id = format(ctx.span_id, "016x")
         return True
 
 
@@ -74,10 +86,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+# Left out of text lines, which a person reads: the JSON lines carry them
+# (uvicorn's color_message repeats its message).
+_NOT_IN_TEXT = frozenset({"trace_id", "span_id", "color_message"})
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+            f"{k}={v}"
+            for k, v in record.__dict__.items()
+            if k not in _STANDARD and k not in _NOT_IN_TEXT and not k.startswith("_")
         )
         clock = time.strftime("%H:%M:%S", time.localtime(record.created))
         text = (
@@ -90,10 +109,19 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def configure(level: str = "INFO", fmt: str = "json", service: str = "") -> None:
-    """Configure the root logger once for a process."""
+def resolve_format(fmt: str) -> str:
+    """``json`` or ``text``: ``auto`` (and anything unknown) is text when
+    stderr is a terminal, JSON otherwise (a file, a pipe, a log collector)."""
+    fmt = fmt.strip().lower()
+    if fmt in ("json", "text"):
+        return fmt
+    return "text" if sys.stderr.isatty() else "json"
+
+
+def configure(level: str = "INFO", fmt: str = "auto", service: str = "") -> None:
+    """Configure the root logger once for a process (``fmt``: json, text or auto)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if resolve_format(fmt) == "json" else TextFormatter())
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -37,11 +37,27 @@ class Settings:
     executor_manager_port: int = field(
         default_factory=lambda: _env_int("CCPLANE_EXECUTOR_MANAGER_PORT", 50052)
     )
+    # Where Prometheus scrapes each service's /metrics (the executor-manager
+    # also serves its executors' service discovery at /sd/executors). The
+    # executors pick a free port and report it when they register. 0: any
+    # free port; negative: no metrics endpoint.
+    metrics_host: str = field(default_factory=lambda: _env("CCPLANE_METRICS_HOST", "127.0.0.1"))
+    metrics_port: int = field(default_factory=lambda: _env_int("CCPLANE_METRICS_PORT", 9464))
+    executor_manager_metrics_port: int = field(
+        default_factory=lambda: _env_int("CCPLANE_EXECUTOR_MANAGER_METRICS_PORT", 9465)
+    )
+    # Alertmanager to push the platform's own alerts to (its base URL, for
+    # example http://127.0.0.1:9093); empty: alerts are only recorded.
+    alertmanager_url: str = field(default_factory=lambda: _env("CCPLANE_ALERTMANAGER_URL"))
+    # How often open alerts are pushed again (and new ones at the latest).
+    alertmanager_interval: float = field(
+        default_factory=lambda: _env_float("CCPLANE_ALERTMANAGER_INTERVAL", 5.0)
+    )
     # Address of the executor-manager as the control plane dials it.
     executor_manager_address: str = field(default_factory=lambda: _env("CCPLANE_EXECUTOR_MANAGER_ADDR"))
     log_level: str = field(default_factory=lambda: _env("CCPLANE_LOG_LEVEL", "INFO"))
-    # "json" (default) or "text".
-    log_format: str = field(default_factory=lambda: _env("CCPLANE_LOG_FORMAT", "json"))
+    # "auto" (default: text on a terminal, JSON otherwise), "json" or "text".
+    log_format: str = field(default_factory=lambda: _env("CCPLANE_LOG_FORMAT", "auto"))
     # Default human-loop timeout in seconds when a run sets none.
     human_loop_timeout_s: float = field(
         default_factory=lambda: _env_float("CCPLANE_HUMAN_LOOP_TIMEOUT", 3600.0)

@@ -22,14 +22,17 @@ from common.credentials import internal_token
 from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
+from common.metrics import MetricsEndpoint
 from common.objectstore.base import ObjectStore
 from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
+from control_plane.alerts.outlet import AlertmanagerOutlet
 from control_plane.auth import Authenticator, AuthInterceptor
 from control_plane.events.feed import EventFeed
 from control_plane.human_loop.servicer import HumanLoopServicer
 from control_plane.human_loop.sweeper import ExpirySweeper
 from control_plane.limits import TenantLimits
+from control_plane.metrics import ControlPlaneMetrics
 from control_plane.notifications import Notifications
 from control_plane.orchestration import commands
 from control_plane.orchestration.executors import ExecutorManagerClient
@@ -80,15 +83,28 @@ class ControlPlane:
         self._manager: ExecutorManagerClient | None = None
         self.reconciler: Reconciler | None = None
         self.authenticator: Authenticator | None = None
+        self.metrics = ControlPlaneMetrics()
+        self.metrics_endpoint: MetricsEndpoint | None = None
+        self.alert_outlet: AlertmanagerOutlet | None = None
 
     @property
     def address(self) -> str:
         assert self.server is not None
         return self.server.address
 
-    async def start(self, *, host: str | None = None, port: int | None = None) -> None:
+    @property
+    def metrics_url(self) -> str:
+        """``http://host:port`` of this control plane's metrics ("" when it serves none)."""
+        return self.metrics_endpoint.url if self.metrics_endpoint is not None else ""
+
+    async def start(
+        self, *, host: str | None = None, port: int | None = None, metrics_port: int | None = None
+    ) -> None:
+        """``metrics_port``: where /metrics is served (default: the settings'; negative: nowhere)."""
         await upgrade(self._database_url)
         self.db = Database(self._database_url, application_name="ccplane-control-plane")
+        metrics = self.metrics
+        platform = metrics.watch_platform(self.db)
         self.authenticator = Authenticator(
             self.db,
             TenantLimits(self.settings.tenant_max_runs, self.settings.tenant_rps),
@@ -98,10 +114,12 @@ class ControlPlane:
         self.objects = open_store(store_url_from_env(data_dir), data_dir=data_dir)
         self.instance = Instance(self._database_url)
         await self.instance.start()
-        self.sweeper = ExpirySweeper(self.db)
+        self.sweeper = ExpirySweeper(self.db, on_expired=metrics.observe_expired)
         self.sweeper.start()
         self.feed = EventFeed(self.db.url, application_name="ccplane-control-plane-feed")
         await self.feed.start()
+        feed = self.feed
+        metrics.count_subscribers(lambda: feed.subscribers)
         self.notifications = Notifications(
             self._database_url, [commands.NOTIFY_CHANNEL, commands.QUEUED_CHANNEL]
         )
@@ -115,6 +133,7 @@ class ControlPlane:
                 self._manager,
                 objects=self.objects,
                 human_loop_timeout_s=self.settings.human_loop_timeout_s,
+                metrics=metrics,
             )
             await self.orchestrator.start()
         self.reconciler = Reconciler(
@@ -123,17 +142,26 @@ class ControlPlane:
             ReconcilePolicy.from_settings(self.settings),
             release=self._manager.release if self._manager is not None else None,
             interval_s=self.settings.reconcile_interval,
+            count=metrics.count_reconcile_action,
         )
         self.reconciler.start()
+        if self.settings.alertmanager_url:
+            self.alert_outlet = AlertmanagerOutlet(
+                self.db,
+                self.settings.alertmanager_url,
+                interval_s=self.settings.alertmanager_interval,
+                on_push=lambda result: metrics.alert_pushes.labels(result).inc(),
+            )
+            self.alert_outlet.start()
         registrations = [
             ServiceRegistration(
                 "ccplane.v1.RunService",
-                RunServicer(self.db, self.settings, self.feed),
+                RunServicer(self.db, self.settings, self.feed, on_resolved=metrics.observe_resolved),
                 runs_pb2_grpc.add_RunServiceServicer_to_server,
             ),
             ServiceRegistration(
                 "ccplane.v1.HumanLoopService",
-                HumanLoopServicer(self.db, self.feed),
+                HumanLoopServicer(self.db, self.feed, on_resolved=metrics.observe_resolved),
                 human_loop_pb2_grpc.add_HumanLoopServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -143,7 +171,12 @@ class ControlPlane:
             ),
             ServiceRegistration(
                 "ccplane.v1.ReconcileService",
-                ReconcileServicer(self.db, self.reconciler, self.sweeper),
+                ReconcileServicer(
+                    self.db,
+                    self.reconciler,
+                    self.sweeper,
+                    on_alerts_changed=self.alert_outlet.wake if self.alert_outlet is not None else None,
+                ),
                 reconcile_pb2_grpc.add_ReconcileServiceServicer_to_server,
             ),
             ServiceRegistration(
@@ -156,11 +189,17 @@ class ControlPlane:
             registrations,
             host=host or self.settings.grpc_host,
             port=self.settings.grpc_port if port is None else port,
-            interceptors=[AuthInterceptor(self.authenticator)],
+            interceptors=[metrics.grpc, AuthInterceptor(self.authenticator)],
             service_name="ccplane-control-plane",
             described_services=INTERNAL_SERVICES,
         )
         await self.server.start()
+        port_for_metrics = self.settings.metrics_port if metrics_port is None else metrics_port
+        if port_for_metrics >= 0:
+            self.metrics_endpoint = MetricsEndpoint(
+                metrics.registry, name="ccplane-control-plane", refresh=[platform.refresh]
+            )
+            await self.metrics_endpoint.start(self.settings.metrics_host, port_for_metrics)
 
     async def stop_accepting(self) -> None:
         """First phase of a shutdown: no more calls, no more runs started;
@@ -180,6 +219,12 @@ class ControlPlane:
         if self.reconciler is not None:
             await self.reconciler.stop()
             self.reconciler = None
+        if self.alert_outlet is not None:
+            await self.alert_outlet.stop()
+            self.alert_outlet = None
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
         if self.orchestrator is not None:
             await self.orchestrator.stop()
             self.orchestrator = None

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from common import ids
+from common import ids, tracing
 from common import logging as ccplane_logging
 from common.objectstore.url import open_store, store_url_from_env
 from common.settings import Settings
@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--manager", default="", help="executor-manager address to register with")
     parser.add_argument("--backend", default="external", help="backend name reported at registration")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="/metrics port, on the --host address (0: any free port; negative: none)",
+    )
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -53,7 +59,8 @@ async def serve(args: argparse.Namespace) -> None:
             objects=objects,
             shutdown_grace=settings.shutdown_grace,
             replay_capacity=settings.executor_replay_capacity,
-        )
+        ),
+        metrics_port=args.metrics_port,
     )
     await executor.start(args.host, args.port)
     registration = Registration(executor, args.manager, backend=args.backend)
@@ -71,7 +78,11 @@ async def serve(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     ccplane_logging.configure(settings.log_level, settings.log_format, service="executor")
-    asyncio.run(serve(args))
+    tracing.configure("ccplane-executor")
+    try:
+        asyncio.run(serve(args))
+    finally:
+        tracing.shutdown()  # at process exit: the spans still buffered go out
     return 0
 
 

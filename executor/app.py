@@ -1,7 +1,12 @@
 """The executor process: hosts agent sessions behind ExecutorService.
 
 Shutdown runs in phases: stop accepting sessions (drain), close the live
-sessions (their agent processes are stopped and reaped), stop the server.
+sessions (their agent processes are stopped and reaped), stop the server
+and the metrics endpoint.
+
+Its Prometheus metrics are served on the host the gRPC server listens on,
+on a free port unless ``metrics_port`` says otherwise; the executor reports
+that address when it registers, and the manager lists it for Prometheus.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from typing import Any
 from ccplane.v1 import executor_pb2_grpc
 from common import credentials
 from common.grpc_server import GrpcServer, ServiceRegistration
+from common.metrics import MetricsEndpoint
 from common.settings import Settings
 from executor.confinement import ConfinementSettings, Confiner
 from executor.host_config import HostConfig
+from executor.metrics import ExecutorMetrics
 from executor.providers import default_registry
 from executor.providers.base import ProviderRegistry
 from executor.servicer import ExecutorServicer
@@ -37,18 +44,26 @@ class Executor:
         *,
         internal_token: str = "",
         confinement: ConfinementSettings | None = None,
+        metrics_port: int = 0,
     ) -> None:
         """``internal_token``: the credential callers must present, and the
         one this executor presents to the manager (default: the deployment's,
         see common.credentials). ``confinement``: how sessions are confined
-        (default: the ``CCPLANE_SESSION_*`` settings)."""
+        (default: the ``CCPLANE_SESSION_*`` settings). ``metrics_port``:
+        where ``/metrics`` is served (0: a free port; negative: nowhere)."""
         self.config = config
         data_dir = Settings().resolved_data_dir()
         self.internal_token = internal_token or credentials.internal_token(data_dir)
         self.confiner = Confiner(
             confinement or ConfinementSettings.from_env(), data_dir=data_dir, executor_id=config.executor_id
         )
-        self.host = SessionHost(config, registry or default_registry(), session_options, self.confiner)
+        self.metrics = ExecutorMetrics()
+        self.host = SessionHost(
+            config, registry or default_registry(), session_options, self.confiner, self.metrics
+        )
+        self.metrics.known_providers(self.host.registry.names())
+        self._metrics_port = metrics_port
+        self.metrics_endpoint: MetricsEndpoint | None = None
         self.server: GrpcServer | None = None
         self._janitor: asyncio.Task[None] | None = None
 
@@ -56,6 +71,17 @@ class Executor:
     def address(self) -> str:
         assert self.server is not None
         return self.server.address
+
+    @property
+    def metrics_address(self) -> str:
+        """host:port of ``/metrics``, advertised like :attr:`address` ("" when not served)."""
+        if self.metrics_endpoint is None:
+            return ""
+        return f"{self.metrics_endpoint.host}:{self.metrics_endpoint.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return self.metrics_endpoint.url if self.metrics_endpoint is not None else ""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -70,10 +96,13 @@ class Executor:
             ],
             host=host,
             port=port,
-            interceptors=[credentials.InternalAuth(self.internal_token)],
+            interceptors=[self.metrics.grpc, credentials.InternalAuth(self.internal_token)],
             service_name="ccplane-executor",
         )
         await self.server.start()
+        if self._metrics_port >= 0:
+            self.metrics_endpoint = self.metrics.endpoint(self.host)
+            await self.metrics_endpoint.start(host, self._metrics_port)
         self._janitor = asyncio.create_task(self._forget_ended_sessions(), name="executor-janitor")
         log.info("executor ready", extra={"executor_id": self.config.executor_id, "address": self.address})
 
@@ -97,4 +126,7 @@ class Executor:
         if self.server is not None:
             await self.server.stop(grace=2.0)
             self.server = None
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
         self.confiner.stop()

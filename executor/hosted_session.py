@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from opentelemetry.trace import StatusCode
+
 from ccplane.v1 import events_pb2, executor_pb2, runs_pb2
 from common.errors import (
     ServiceError,
@@ -37,9 +39,11 @@ from executor.diskspace import (
     where_space_ran_out,
 )
 from executor.host_config import HostConfig
+from executor.metrics import ExecutorMetrics
 from executor.outputs import OutputLog
-from executor.providers.base import Delivery, ProviderSession
+from executor.providers.base import Delivery, Outcome, ProviderSession
 from executor.providers.errors import ProviderError
+from executor.spans import SessionSpans
 from executor.workspace.session import (
     WORKSPACE_SYNC_FAILED,
     StoreRetryReport,
@@ -65,8 +69,18 @@ class HostedSession:
         *,
         box: SessionBox | None = None,
         directories: Sequence[Path] = (),
+        metrics: ExecutorMetrics | None = None,
+        kind: str = "",
+        spans: SessionSpans | None = None,
     ) -> None:
         self.run_id = run_id
+        # The session's spans: ended with it.
+        self.spans = spans if spans is not None else SessionSpans(run_id, "")
+        # The provider kind (metrics label) and where the session's figures go.
+        self.kind = kind
+        self._metrics = metrics or ExecutorMetrics()
+        # Set when the executor ends the session (shutdown): a failure then is not the provider's.
+        self._closed_by_host = False
         # The session's confinement (None: unconfined); closed once it ended.
         self.box = box
         # Where the session writes (its box, or its workspace): the disk a
@@ -121,8 +135,14 @@ class HostedSession:
                 self._reaper.cancel()
             if self.box is not None:
                 await asyncio.to_thread(self.box.close)
-            self.outputs.end(self._ended())
+            ended = self._ended()
+            failed = ended.outcome == executor_pb2.SESSION_OUTCOME_FAILED
+            self.spans.end(failed=failed, reason=ended.error_reason or ended.error)
+            self.outputs.end(ended)
             self.ended_at = time.monotonic()
+            outcome = self.provider.outcome
+            if outcome is not None and outcome.outcome == Outcome.FAILED and not self._closed_by_host:
+                self._metrics.provider_failed(self.kind)
 
     def _ended(self) -> executor_pb2.SessionEnded:
         ended = outcome_to_proto(self.provider.outcome)
@@ -148,6 +168,7 @@ class HostedSession:
     def _emit(self, event: events_pb2.RunEvent) -> None:
         if not event.trace_id:
             event.trace_id = self.trace_id
+        self.spans.on_event(event)
         self.outputs.event(event)
 
     def _warn(self, turn_id: str, message: str, reason: str) -> None:
@@ -166,11 +187,20 @@ class HostedSession:
         fails the run (:meth:`_fail_sync`)."""
         if self.workspace is None or self.sync_failed is not None:
             return
+        with self.spans.sync(turn_id) as span:
+            await self._save(turn_id)
+            if self.sync_failed is not None:
+                span.set_status(StatusCode.ERROR, "the workspace could not be saved")
+
+    async def _save(self, turn_id: str) -> None:
+        assert self.workspace is not None
         report = StoreRetryReport(self.run_id, "saving the workspace", self._emit, turn_id)
         saved = False
         try:
             with reporting_retries(report):
-                _, events = await self.workspace.sync(turn_id)
+                begun = time.perf_counter()
+                synced, events = await self.workspace.sync(turn_id)
+                self._metrics.workspace_synced(time.perf_counter() - begun, synced.uploaded_bytes)
                 for event in events:
                     self._emit(event)
                 saved = True
@@ -308,6 +338,7 @@ class HostedSession:
                 self.outputs.action_result(result)
 
     async def close(self, reason: str, *, error_reason: str = "") -> None:
+        self._closed_by_host = self._closed_by_host or bool(error_reason)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 self.provider.close(reason, error_reason=error_reason), self._config.close_timeout

@@ -1,7 +1,7 @@
 """Keeps this executor registered with the executor-manager.
 
-One task: register (id, address, slots, providers, backend, version,
-labels), heartbeat right away and then every ``heartbeat_interval`` the
+One task: register (id, address, metrics address, slots, providers,
+backend, version, labels), heartbeat right away and then every ``heartbeat_interval`` the
 manager asked for (slots used, draining, runs with a live session). It
 registers again when the manager answers ``known=false`` (it forgot the
 executor, or declared it unhealthy) and after the manager was unreachable,
@@ -149,6 +149,7 @@ class Registration:
                 labels=self._labels,
                 version=self._version,
                 backend=self._backend,
+                metrics_address=self._executor.metrics_address,
             ),
             timeout=self._rpc_timeout,
         )

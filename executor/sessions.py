@@ -42,8 +42,10 @@ from executor.diskspace import (
 )
 from executor.host_config import HostConfig
 from executor.hosted_session import HostedSession
+from executor.metrics import ExecutorMetrics
 from executor.providers.base import ProviderRegistry
 from executor.providers.errors import ProviderError
+from executor.spans import SessionSpans
 from executor.workspace.restore import ManifestNotFoundError
 from executor.workspace.session import (
     OBJECT_STORE_UNAVAILABLE,
@@ -56,6 +58,9 @@ log = logging.getLogger(__name__)
 
 # Why a run whose session was still live when its executor stopped failed.
 EXECUTOR_SHUTDOWN = "EXECUTOR_SHUTDOWN"
+
+# A start refused for these (a bad request, a thread not here) is not the provider failing.
+_CALLER_ERRORS = ("INVALID_ARGUMENT", "FAILED_PRECONDITION")
 
 __all__ = ["EXECUTOR_SHUTDOWN", "HostConfig", "HostedSession", "SessionHost"]
 
@@ -94,9 +99,11 @@ class SessionHost:
         registry: ProviderRegistry,
         session_options: Mapping[str, Any] | None = None,
         confiner: Confiner | None = None,
+        metrics: ExecutorMetrics | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
+        self.metrics = metrics or ExecutorMetrics()
         # Extra keyword arguments for the provider's sessions (model config, limits).
         self._session_options = dict(session_options or {})
         self._sessions: dict[str, HostedSession] = {}
@@ -145,14 +152,20 @@ class SessionHost:
             )
         self._admit_tenant(start)
         box = await self._open_box(start)
+        spans = SessionSpans(
+            start.run_id,
+            start.tenant_id,
+            {"ccplane.executor": self.config.executor_id, "ccplane.provider": start.provider},
+        )
         try:
             workspace_dir = box.workspace_dir if box is not None else self._workspace_dir(start)
-            workspace = await self._restore(start, workspace_dir)
+            workspace = await self._restore(start, workspace_dir, spans)
             if box is not None:
                 await asyncio.to_thread(box.hand_over, workspace_dir)
             spec = spec_from_start(start, workspace_dir, self.config.thread_state_dir, box)
             try:
                 provider = self.registry.create_session(spec, **self._session_options)
+                kind = self.registry.resolve(spec.provider).kind.name
                 session = HostedSession(
                     start.run_id,
                     provider,
@@ -161,16 +174,22 @@ class SessionHost:
                     workspace,
                     box=box,
                     directories=[box.directory if box is not None else workspace_dir],
+                    metrics=self.metrics,
+                    kind=kind,
+                    spans=spans,
                 )
                 self._sessions[start.run_id] = session
                 try:
                     await provider.start()
-                except BaseException:
+                except BaseException as exc:
                     del self._sessions[start.run_id]
+                    if isinstance(exc, ProviderError) and exc.status_code not in _CALLER_ERRORS:
+                        self.metrics.provider_failed(kind)
                     raise
             except ProviderError as exc:
                 raise service_error(exc) from exc
-        except BaseException:
+        except BaseException as exc:
+            spans.end(failed=True, reason=str(exc) or type(exc).__name__)
             if box is not None:
                 await asyncio.to_thread(box.close)
             raise
@@ -230,7 +249,7 @@ class SessionHost:
         return path
 
     async def _restore(
-        self, start: executor_pb2.StartSession, workspace_dir: Path
+        self, start: executor_pb2.StartSession, workspace_dir: Path, spans: SessionSpans
     ) -> WorkspaceSession | None:
         """Restore the run's workspace version (and the thread to resume) from
         the object store, when the session has no directory of its own."""
@@ -240,9 +259,10 @@ class SessionHost:
         # Nothing reports events yet: retries are told once the session begins.
         report = StoreRetryReport(start.run_id, "restoring the workspace")
         try:
-            with reporting_retries(report):
+            with spans.restore(start.workspace_id, start.workspace_version), reporting_retries(report):
                 if start.resume_thread_id:
                     await prepare_resume(objects, start.resume_thread_id, self.config.thread_state_dir)
+                begun = time.perf_counter()
                 workspace = await WorkspaceSession.open(
                     objects,
                     workspace_id=start.workspace_id,
@@ -250,6 +270,10 @@ class SessionHost:
                     run_id=start.run_id,
                     workspace_dir=workspace_dir,
                     cache_dir=self.config.blob_cache_dir,
+                )
+                restored = workspace.restored
+                self.metrics.workspace_restored(
+                    time.perf_counter() - begun, restored.fetched_bytes if restored is not None else 0
                 )
         except ManifestNotFoundError as exc:
             raise failed_precondition(

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from common import logging as ccplane_logging
+from common import tracing
 from common.db.embedded import EmbeddedPostgres
 from common.settings import Settings
 from common.signals import wait_for_stop_signal
@@ -49,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument(
         "--advertise-address", default="", help="address executors dial (default: the listen address)"
     )
+    parser.add_argument(
+        "--metrics-host", default=settings.metrics_host, help="/metrics host (CCPLANE_METRICS_HOST)"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=settings.executor_manager_metrics_port,
+        help="/metrics and /sd/executors port; 0: any, <0: none (CCPLANE_EXECUTOR_MANAGER_METRICS_PORT)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ManagerConfig:
@@ -63,6 +73,8 @@ def config_from_args(args: argparse.Namespace) -> ManagerConfig:
         stop_grace=args.stop_grace,
         idle_timeout=args.idle_timeout or None,
         advertise_address=args.advertise_address,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
     )
 
 
@@ -77,6 +89,8 @@ async def serve(args: argparse.Namespace) -> None:
     try:
         await manager.start(args.host, args.port)
         print(f"ccplane executor-manager listening on {manager.address}", flush=True)
+        if manager.metrics_url:
+            print(f"ccplane executor-manager metrics on {manager.metrics_url}/metrics", flush=True)
         await wait_for_stop_signal()
     finally:
         await manager.stop()
@@ -92,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     ccplane_logging.configure(settings.log_level, settings.log_format, service="executor-manager")
-    asyncio.run(serve(args))
+    tracing.configure("ccplane-executor-manager")
+    try:
+        asyncio.run(serve(args))
+    finally:
+        tracing.shutdown()  # at process exit: the spans still buffered go out
     return 0
 
 

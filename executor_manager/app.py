@@ -1,10 +1,11 @@
 """The executor-manager process: database, lease feed, fleet, gRPC service, pool.
 
 Start-up: migrate and open the database, listen for lease changes, start the
-fleet (sweeper), serve ExecutorManagerService, then start the pool (which
-needs the served address to hand to its executors). Shutdown runs in phases:
-stop leasing; stop the pool's executors (their leases expire and watchers
-hear of it); end the watch streams and stop the sweeper; stop the server;
+fleet (sweeper), serve ExecutorManagerService and the metrics endpoint, then
+start the pool (which needs the served address to hand to its executors).
+Shutdown runs in phases: stop leasing; stop the pool's executors (their
+leases expire and watchers hear of it), then the metrics endpoint; end the
+watch streams and stop the sweeper; stop the server;
 close the database.
 """
 
@@ -21,10 +22,12 @@ from common.credentials import InternalAuth, internal_token
 from common.db.engine import Database
 from common.db.migrate import upgrade
 from common.grpc_server import GrpcServer, ServiceRegistration
+from common.metrics import MetricsEndpoint
 from executor_manager.backends import ExecutorBackend, create_backend
 from executor_manager.config import ManagerConfig
 from executor_manager.feed import LeaseFeed
 from executor_manager.fleet import ExecutorFleet
+from executor_manager.metrics import ManagerMetrics
 from executor_manager.pool import ExecutorPool
 from executor_manager.servicer import ExecutorManagerServicer
 
@@ -51,6 +54,8 @@ class ExecutorManager:
         self.fleet: ExecutorFleet | None = None
         self.pool: ExecutorPool | None = None
         self.server: GrpcServer | None = None
+        self.metrics = ManagerMetrics()
+        self.metrics_endpoint: MetricsEndpoint | None = None
 
     @property
     def address(self) -> str:
@@ -66,12 +71,17 @@ class ExecutorManager:
         host = self.address.rsplit(":", 1)[0]
         return f"127.0.0.1:{self.server.port}" if host in _ANY_HOST else self.address
 
+    @property
+    def metrics_url(self) -> str:
+        """``http://host:port`` of ``/metrics`` and ``/sd/executors`` ("" when not served)."""
+        return self.metrics_endpoint.url if self.metrics_endpoint is not None else ""
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         await upgrade(self._database_url)
         self.db = Database(self._database_url, application_name="ccplane-executor-manager")
         self.feed = LeaseFeed(self.db)
         await self.feed.start()
-        self.fleet = ExecutorFleet(self.db, self.config)
+        self.fleet = ExecutorFleet(self.db, self.config, self.metrics)
         await self.fleet.start()
         self.server = GrpcServer(
             [
@@ -83,10 +93,13 @@ class ExecutorManager:
             ],
             host=host,
             port=port,
-            interceptors=[InternalAuth(self.config.internal_token)],
+            interceptors=[self.metrics.grpc, InternalAuth(self.config.internal_token)],
             service_name="ccplane-executor-manager",
         )
         await self.server.start()
+        if self.config.metrics_port >= 0:
+            self.metrics_endpoint = self.metrics.endpoint(self.fleet)
+            await self.metrics_endpoint.start(self.config.metrics_host, self.config.metrics_port)
         backend = self._backend or create_backend(self.config)
         self.pool = ExecutorPool(backend, self.fleet, self.config)
         self.fleet.on_shortage = self.pool.request_capacity
@@ -107,6 +120,9 @@ class ExecutorManager:
         if self.pool is not None:
             await self.pool.stop()
             self.pool = None
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
         if self.feed is not None:
             # Let watchers hear of the leases that expired with the pool.
             try:

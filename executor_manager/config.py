@@ -49,6 +49,11 @@ class ManagerConfig:
     # The internal credential between services; empty: CCPLANE_INTERNAL_TOKEN
     # or <data_dir>/internal.key (common.credentials).
     internal_token: str = field(default="", repr=False)
+    # Where /metrics and the executors' service discovery (/sd/executors)
+    # are served: 0 picks a free port; negative serves none (the default
+    # here; the executor-manager command takes CCPLANE_EXECUTOR_MANAGER_METRICS_PORT).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = -1
 
     def __post_init__(self) -> None:
         if self.min_executors < 0:

@@ -53,6 +53,7 @@ def executor_to_proto(record: ExecutorRecord) -> pb.Executor:
         version=record.version,
         registered_at=timestamp(record.registered_at),
         last_heartbeat_at=timestamp(record.last_heartbeat_at),
+        metrics_address=record.metrics_address,
     )
 
 

@@ -22,12 +22,14 @@ from common.db.errors import is_unavailable
 from common.errors import resource_exhausted, unavailable
 from executor_manager import leases, registry
 from executor_manager.config import ManagerConfig
+from executor_manager.metrics import ManagerMetrics
 from executor_manager.records import (
     ExecutorAnnouncement,
     ExecutorRecord,
     ExecutorState,
     HeartbeatReply,
     HeartbeatReport,
+    LeaseChange,
     LeaseEvent,
     LeaseRecord,
     LeaseRequest,
@@ -41,9 +43,10 @@ EXECUTOR_DRAIN_TIMEOUT = 2.0
 
 
 class ExecutorFleet:
-    def __init__(self, db: Database, config: ManagerConfig) -> None:
+    def __init__(self, db: Database, config: ManagerConfig, metrics: ManagerMetrics | None = None) -> None:
         self._db = db
         self._config = config
+        self.metrics = metrics or ManagerMetrics()
         self._lease_ttl = timedelta(seconds=config.heartbeat_timeout)
         self._leasing = True
         self._sweeper: asyncio.Task[None] | None = None
@@ -103,6 +106,16 @@ class ExecutorFleet:
         async with self._db.session() as session:
             return await registry.list_page(session, page_size=page_size, page_token=page_token)
 
+    async def census(self) -> list[ExecutorRecord]:
+        """Every executor not stopped, with its load."""
+        async with self._db.session() as session:
+            return await registry.census(session)
+
+    async def scrape_targets(self) -> list[ExecutorRecord]:
+        """READY and DRAINING executors that serve metrics."""
+        async with self._db.session() as session:
+            return await registry.scrape_targets(session)
+
     async def drain(self, executor_id: str) -> ExecutorRecord:
         """No new leases on the executor; it hears so at its next heartbeat,
         and now through its own Drain call when it can be reached."""
@@ -127,6 +140,7 @@ class ExecutorFleet:
         async with self._db.session() as session, session.begin():
             await registry.set_state(session, [executor_id], ExecutorState.STOPPED)
             expired = await leases.expire(session, [executor_id])
+        self.metrics.leases_expired.inc(len(expired))
         _log_expired(expired, "executor stopped")
         self.changed.notify()
         return expired
@@ -144,8 +158,8 @@ class ExecutorFleet:
         if not self._leasing:
             raise unavailable("MANAGER_STOPPING", "the executor-manager is shutting down")
         async with self._db.session() as session, session.begin():
-            lease = await leases.acquire(session, request, self._lease_ttl)
-        if lease is None:
+            granted = await leases.acquire(session, request, self._lease_ttl)
+        if granted is None:
             if self.on_shortage is not None:
                 self.on_shortage(request.provider)
             raise resource_exhausted(
@@ -153,12 +167,18 @@ class ExecutorFleet:
                 f"no ready executor running {request.provider} has a free slot; retry later",
                 provider=request.provider,
             )
+        lease, new = granted
+        if new:
+            self.metrics.leases_granted.inc()
         self.changed.notify()
         return lease
 
     async def release(self, lease_id: str) -> LeaseEvent | None:
         async with self._db.session() as session, session.begin():
             event = await leases.release(session, lease_id)
+        if event is not None:
+            expired = event.change == LeaseChange.EXPIRED
+            (self.metrics.leases_expired if expired else self.metrics.leases_released).inc()
         self.changed.notify()
         return event
 
@@ -176,6 +196,7 @@ class ExecutorFleet:
             )
             expired = await leases.expire(session, silent)
             forgotten = await registry.forget_gone(session, timedelta(seconds=config.forget_after))
+        self.metrics.leases_expired.inc(len(expired))
         if silent:
             log.warning("executors missed their heartbeats", extra={"executor_ids": ",".join(silent)})
         _log_expired(expired, "executor silent")

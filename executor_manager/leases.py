@@ -86,9 +86,11 @@ async def get(session: AsyncSession, lease_id: str) -> LeaseRecord | None:
     return found[0] if found else None
 
 
-async def acquire(session: AsyncSession, request: LeaseRequest, ttl: timedelta) -> LeaseRecord | None:
-    """Lease a slot for ``request.run_id``; None when no ready executor that
-    runs the provider has a free slot.
+async def acquire(
+    session: AsyncSession, request: LeaseRequest, ttl: timedelta
+) -> tuple[LeaseRecord, bool] | None:
+    """Lease a slot for ``request.run_id``: (the lease, whether it is new);
+    None when no ready executor that runs the provider has a free slot.
 
     The candidate executors are locked (in id order) before their load is
     counted, so concurrent acquisitions, here or on another replica, see each
@@ -124,7 +126,9 @@ async def acquire(session: AsyncSession, request: LeaseRequest, ttl: timedelta) 
         )
     ).scalar_one_or_none()
     if held is not None:
-        return await get(session, held)
+        lease = await get(session, held)
+        assert lease is not None
+        return lease, False
     candidates = [registry.to_record(row, 0) for row in rows]
     if candidates:
         counts_query = registry.open_lease_counts().where(
@@ -146,7 +150,7 @@ async def acquire(session: AsyncSession, request: LeaseRequest, ttl: timedelta) 
     session.add(row)
     await session.flush()
     await notify(session, LeaseChange.ACQUIRED, row.id)
-    return _to_record(row, chosen.address)
+    return _to_record(row, chosen.address), True
 
 
 async def release(session: AsyncSession, lease_id: str) -> LeaseEvent | None:

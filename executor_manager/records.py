@@ -53,6 +53,8 @@ class ExecutorRecord:
     version: str
     registered_at: datetime
     last_heartbeat_at: datetime
+    # host:port of its Prometheus /metrics endpoint ("" when it serves none).
+    metrics_address: str = ""
 
     @property
     def free_slots(self) -> int:
@@ -99,6 +101,7 @@ class ExecutorAnnouncement:
     labels: Mapping[str, str] = field(default_factory=dict)
     version: str = ""
     backend: str = "external"
+    metrics_address: str = ""
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def to_record(row: models.Executor, open_leases: int) -> ExecutorRecord:
         version=row.version,
         registered_at=row.registered_at,
         last_heartbeat_at=row.last_heartbeat_at,
+        metrics_address=row.metrics_address,
     )
 
 
@@ -101,6 +102,36 @@ async def list_page(
     return records, next_token
 
 
+async def census(session: AsyncSession) -> list[ExecutorRecord]:
+    """Every executor not STOPPED, with its load (the fleet's gauges)."""
+    rows = (
+        (
+            await session.execute(
+                select(models.Executor).where(models.Executor.state != ExecutorState.STOPPED.value)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return await _with_load(session, rows)
+
+
+async def scrape_targets(session: AsyncSession) -> list[ExecutorRecord]:
+    """READY and DRAINING executors that serve metrics, by id (their load is not counted)."""
+    rows = (
+        (
+            await session.execute(
+                select(models.Executor)
+                .where(models.Executor.state.in_(_LIVE), models.Executor.metrics_address != "")
+                .order_by(models.Executor.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return [to_record(row, 0) for row in rows]
+
+
 async def register(session: AsyncSession, announcement: ExecutorAnnouncement) -> ExecutorRecord:
     """Record an executor as READY (new, restarted, or forgotten and back).
 
@@ -116,6 +147,7 @@ async def register(session: AsyncSession, announcement: ExecutorAnnouncement) ->
         "providers": list(announcement.providers),
         "labels": dict(announcement.labels),
         "version": announcement.version,
+        "metrics_address": announcement.metrics_address,
         "registered_at": func.now(),
         "last_heartbeat_at": func.now(),
     }
@@ -182,6 +214,7 @@ async def mark_starting(
     """A backend is starting this executor; it is not registered yet."""
     values = {
         "address": "",
+        "metrics_address": "",
         "backend": backend,
         "state": ExecutorState.STARTING.value,
         "slots_total": slots_total,

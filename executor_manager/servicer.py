@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from opentelemetry import trace
 
 from ccplane.v1 import executor_manager_pb2 as pb
 from ccplane.v1 import executor_manager_pb2_grpc
-from common import ids
+from common import ids, tracing
 from common.paging import page_size
 from executor_manager import validation
 from executor_manager.convert import duration, executor_to_proto, lease_event_to_proto, lease_to_proto
@@ -24,6 +25,8 @@ class ExecutorManagerServicer(executor_manager_pb2_grpc.ExecutorManagerServiceSe
     async def AcquireExecutor(
         self, request: pb.AcquireExecutorRequest, context: grpc.aio.ServicerContext
     ) -> pb.AcquireExecutorResponse:
+        # This call is part of the run's trace (the scheduling span's child).
+        trace.get_current_span().set_attributes(tracing.run_attributes(request.run_id, request.tenant_id))
         lease = await self._fleet.acquire(validation.lease_request(request))
         return pb.AcquireExecutorResponse(lease=lease_to_proto(lease))
 

@@ -53,9 +53,9 @@ def announcement(request: pb.RegisterExecutorRequest) -> ExecutorAnnouncement:
     executor_id = require_id(ids.EXECUTOR, "executor_id", request.executor_id)
     if not request.address:
         raise invalid_argument("address", "is required")
-    match = _ADDRESS.fullmatch(request.address)
-    if match is None or not 0 < int(match.group(2)) < 65536:
-        raise invalid_argument("address", "must be host:port")
+    _check_address("address", request.address)
+    if request.metrics_address:
+        _check_address("metrics_address", request.metrics_address)
     if request.slots_total <= 0:
         raise invalid_argument("slots_total", "must be positive")
     if not request.providers:
@@ -78,7 +78,14 @@ def announcement(request: pb.RegisterExecutorRequest) -> ExecutorAnnouncement:
         labels=dict(request.labels),
         version=_short_text("version", request.version),
         backend=backend,
+        metrics_address=request.metrics_address,
     )
+
+
+def _check_address(field_name: str, value: str) -> None:
+    match = _ADDRESS.fullmatch(value)
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        raise invalid_argument(field_name, "must be host:port")
 
 
 def heartbeat_report(request: pb.HeartbeatRequest) -> HeartbeatReport:

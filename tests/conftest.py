@@ -32,6 +32,10 @@ from tests.keys import INTERNAL_TOKEN
 # One internal credential for every service the tests start, in this process
 # and in the processes it starts.
 os.environ[INTERNAL_TOKEN_ENV] = INTERNAL_TOKEN
+# Every service the tests start serves its metrics on a free port (never the
+# defaults, 9464/9465, which tests running side by side would share).
+os.environ.setdefault("CCPLANE_METRICS_PORT", "0")
+os.environ.setdefault("CCPLANE_EXECUTOR_MANAGER_METRICS_PORT", "0")
 
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_TENANT = "ten_test"

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from common import logging as ccplane_logging
+from common import tracing
 from common.cli.client import add_runs_commands
 from common.cli.keys import add_api_key_commands
 from common.settings import Settings
@@ -42,6 +43,8 @@ async def _serve_until_signal(service: Any, started: Callable[[], None]) -> None
         await wait_for_stop_signal()
     finally:
         await service.stop()
+        # Every service of this process has stopped: the spans still buffered go out.
+        await asyncio.to_thread(tracing.shutdown)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -49,12 +52,15 @@ def _up(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     ccplane_logging.configure(settings.log_level, settings.log_format, service="ccplane")
+    # One process, several services: one service.name (their tracers name each).
+    tracing.configure("ccplane")
     options = StackOptions(
         demo=args.demo,
         scenario=args.scenario,
         min_executors=args.executors,
         max_executors=max(args.executors, args.max_executors),
         slots_per_executor=args.slots,
+        metrics_port=args.metrics_port,
     )
     stack = Stack(settings, options)
 
@@ -83,6 +89,16 @@ def _up(args: argparse.Namespace) -> int:
             lines.append(
                 "         `ccplane up --demo` serves the bundled scripted model instead (not an LLM)."
             )
+        endpoints = stack.endpoints()
+        metrics = [
+            endpoints[k] for k in ("control_plane_metrics", "executor_manager_metrics") if endpoints[k]
+        ]
+        if metrics:
+            lines.append(
+                f"Metrics: {', '.join(metrics)}, {endpoints['gateway_metrics']}; "
+                f"executors for Prometheus: {endpoints['executor_sd']}"
+            )
+        lines.append(f"Endpoints: {stack.write_endpoints()}")
         print("\n".join(lines), flush=True)
 
     asyncio.run(_serve_until_signal(stack, started))
@@ -94,6 +110,7 @@ def _control_plane(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     ccplane_logging.configure(settings.log_level, settings.log_format, service="control-plane")
+    tracing.configure("ccplane-control-plane")
     if not settings.database_url:
         raise SystemExit(
             "ccplane control-plane needs CCPLANE_DATABASE_URL (use `ccplane up` for the embedded one)"
@@ -138,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--executors", type=int, default=1, help="executors kept warm (default 1)")
     up.add_argument("--max-executors", type=int, default=4, help="executors at most (default 4)")
     up.add_argument("--slots", type=int, default=4, help="concurrent sessions per executor (default 4)")
+    up.add_argument(
+        "--metrics-port",
+        type=int,
+        help="control plane /metrics port; the executor-manager's is the next one (default 9464, 9465)",
+    )
     up.set_defaults(handler=_up)
 
     cp = sub.add_parser("control-plane", help="start the control plane alone (needs CCPLANE_DATABASE_URL)")

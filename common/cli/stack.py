@@ -11,6 +11,7 @@ the gateway. Shutdown runs in reverse order.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ class StackOptions:
     gateway_port: int | None = None
     # The built web portal the gateway serves at / (when the directory exists).
     portal_dir: Path | None = None
+    # The control plane's /metrics port; the executor-manager's is the next
+    # one (None: the settings', CCPLANE_METRICS_PORT and
+    # CCPLANE_EXECUTOR_MANAGER_METRICS_PORT; 0: free ports).
+    metrics_port: int | None = None
     # Serve the REST gateway in this process; False when it runs as its own
     # process (`ccplane gateway`), as the browser tests do to kill it.
     serve_gateway: bool = True
@@ -131,6 +136,8 @@ class Stack:
             heartbeat_interval=self.options.heartbeat_interval,
             heartbeat_timeout=self.options.heartbeat_timeout or self.settings.executor_heartbeat_timeout,
             stop_grace=self.settings.shutdown_grace + 10,
+            metrics_host=self.settings.metrics_host,
+            metrics_port=self._manager_metrics_port(),
             **{
                 **self.options.extra_manager_config,
                 # The scripted model's settings, and any the options add.
@@ -143,13 +150,43 @@ class Stack:
             "127.0.0.1", self.settings.executor_manager_port if manager_port is None else manager_port
         )
         self.control_plane = ControlPlane(self.settings, self.database_url, self.manager.address)
-        await self.control_plane.start(port=self.options.grpc_port)
+        await self.control_plane.start(port=self.options.grpc_port, metrics_port=self.options.metrics_port)
         if not self.options.serve_gateway:
             return
         portal = self.options.portal_dir or _DEFAULT_PORTAL
         self.gateway = Gateway(self.control_plane.address, portal_dir=portal if portal.is_dir() else None)
         port = self.settings.gateway_port if self.options.gateway_port is None else self.options.gateway_port
         await self.gateway.start("127.0.0.1", port)
+
+    def _manager_metrics_port(self) -> int:
+        port = self.options.metrics_port
+        if port is None:
+            return self.settings.executor_manager_metrics_port
+        return port + 1 if port > 0 else port
+
+    def endpoints(self) -> dict[str, str]:
+        """Where each part of the running platform answers (``endpoints.json``)."""
+        assert self.control_plane is not None and self.manager is not None
+        manager_metrics = self.manager.metrics_url
+        return {
+            "grpc": self.grpc_address,
+            "gateway": self.gateway.url if self.gateway is not None else "",
+            "workbench": f"{self.gateway.url}/" if self.gateway and self.gateway.portal_dir else "",
+            "executor_manager": self.manager.address,
+            "control_plane_metrics": f"{self.control_plane.metrics_url}/metrics"
+            if self.control_plane.metrics_url
+            else "",
+            "executor_manager_metrics": f"{manager_metrics}/metrics" if manager_metrics else "",
+            "gateway_metrics": f"{self.gateway.url}/metrics" if self.gateway is not None else "",
+            "executor_sd": f"{manager_metrics}/sd/executors" if manager_metrics else "",
+            "admin_key_file": str(self.settings.resolved_data_dir() / "admin.key"),
+        }
+
+    def write_endpoints(self) -> Path:
+        """Write :meth:`endpoints` to ``<data-dir>/endpoints.json``; its path."""
+        path = self.settings.resolved_data_dir() / "endpoints.json"
+        path.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
+        return path
 
     async def _local_admin_key(self) -> str:
         database = Database(self.database_url, pool_size=1, max_overflow=0, application_name="ccplane-up")

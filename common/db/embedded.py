@@ -24,6 +24,21 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "ccplane"
 
 
+class _StartupChatterAtDebug(logging.Filter):
+    """pgserver logs every initdb and pg_ctl run, with all their output, at
+    INFO: pages of start-up chatter, shown here only at DEBUG. Its warnings
+    and errors (a server that failed to start, with its log) stay as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return log.isEnabledFor(logging.DEBUG)
+
+
+_PGSERVER_CHATTER = _StartupChatterAtDebug()
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in ``<data_dir>/postgres``.
 
@@ -57,6 +72,7 @@ class EmbeddedPostgres:
             # Imported late: it creates runtime directories on import.
             from pgserver.postgres_server import get_server
 
+        logging.getLogger("pgserver").addFilter(_PGSERVER_CHATTER)  # once: a filter is added only once
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
         server = get_server(self.pgdata, cleanup_mode="stop")

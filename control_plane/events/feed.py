@@ -157,6 +157,11 @@ class EventFeed:
 
     # --- state, for health checks and tests -----------------------------------
 
+    @property
+    def subscribers(self) -> int:
+        """How many readers this process has, over every run."""
+        return sum(len(s) for s in self._subscribers.values())
+
     def readers(self, run_id: str) -> int:
         """How many readers of ``run_id`` this process has (a stream that ended or was dropped has left)."""
         return len(self._subscribers.get(run_id, ()))

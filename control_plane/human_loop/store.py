@@ -37,11 +37,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import grpc
+from opentelemetry import trace
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccplane.v1 import events_pb2, human_loop_pb2
-from common import errors, ids
+from common import errors, ids, tracing
 from common.db import models
 from control_plane.auth import Caller
 from control_plane.events.log import append_events
@@ -83,6 +84,7 @@ _ANSWERED = (RequestStatus.RESOLVED.value, RequestStatus.EXPIRED.value)
 # Executor results that mean the agent has the answer (a re-sent reply is
 # refused as already answered).
 _DELIVERED_CODES = frozenset({grpc.StatusCode.OK.value[0], grpc.StatusCode.ALREADY_EXISTS.value[0]})
+_TRACER = trace.get_tracer("ccplane.control_plane")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class _LockedRun:
     workspace_id: str | None
     settings: dict[str, Any]
     trace_id: str
+    trace_span_id: str
 
 
 async def _lock_run(session: AsyncSession, run_id: str) -> _LockedRun:
@@ -103,6 +106,7 @@ async def _lock_run(session: AsyncSession, run_id: str) -> _LockedRun:
                 models.AgentRun.workspace_id,
                 models.AgentRun.settings,
                 models.AgentRun.trace_id,
+                models.AgentRun.trace_span_id,
             )
             .where(models.AgentRun.id == run_id)
             .with_for_update()
@@ -111,8 +115,25 @@ async def _lock_run(session: AsyncSession, run_id: str) -> _LockedRun:
     if row is None:
         raise errors.not_found("run", run_id)
     return _LockedRun(
-        RunStatus(row.status), row.tenant_id, row.workspace_id, dict(row.settings or {}), row.trace_id
+        RunStatus(row.status),
+        row.tenant_id,
+        row.workspace_id,
+        dict(row.settings or {}),
+        row.trace_id,
+        row.trace_span_id,
     )
+
+
+async def run_trace(session: AsyncSession, tenant_id: str, run_id: str) -> tuple[str, str] | None:
+    """The (trace id, CreateRun span id) of the tenant's run, for spans of its trace."""
+    row = (
+        await session.execute(
+            select(models.AgentRun.trace_id, models.AgentRun.trace_span_id).where(
+                models.AgentRun.id == run_id, models.AgentRun.tenant_id == tenant_id
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (row.trace_id, row.trace_span_id)
 
 
 async def _now(session: AsyncSession) -> datetime:
@@ -141,9 +162,12 @@ async def _select_request(session: AsyncSession, question_id: str) -> Row | None
 
 
 async def _set_status(
-    session: AsyncSession, question_id: str, status: RequestStatus, **values: Any
+    session: AsyncSession, run: _LockedRun, question_id: str, status: RequestStatus, **values: Any
 ) -> HumanLoopRecord | None:
-    """Move a *pending* request to ``status``; None when it is no longer pending."""
+    """Move a *pending* request to ``status``; None when it is no longer pending.
+
+    Every request leaves ``pending`` here: its ``ccplane.human_loop.wait``
+    span, from being asked to now, is recorded then (the database's clock)."""
     row = (
         await session.execute(
             update(Row)
@@ -153,7 +177,33 @@ async def _set_status(
             .execution_options(synchronize_session=False, populate_existing=True)
         )
     ).scalar_one_or_none()
-    return None if row is None else HumanLoopRecord.from_row(row)
+    if row is None:
+        return None
+    record = HumanLoopRecord.from_row(row)
+    _trace_wait(run, record)
+    return record
+
+
+def _trace_wait(run: _LockedRun, record: HumanLoopRecord) -> None:
+    span = tracing.start_run_span(
+        _TRACER,
+        "ccplane.human_loop.wait",
+        trace_id=run.trace_id,
+        span_id=run.trace_span_id,
+        run_id=record.run_id,
+        tenant=record.tenant_id,
+        attributes={
+            "ccplane.question_id": record.question_id,
+            "ccplane.human_loop.kind": record.kind.value,
+            "ccplane.human_loop.outcome": record.status.value,
+        },
+        start_time=_ns(record.created_at),
+    )
+    span.end(_ns(record.resolved_at) if record.resolved_at is not None else None)
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000_000)
 
 
 # -- the run's status -----------------------------------------------------------
@@ -257,7 +307,7 @@ async def on_withdrawn(session: AsyncSession, run_id: str, event: events_pb2.Run
     existing = await _select_request(session, question_id)
     if existing is None or existing.run_id != run_id:
         return False
-    if await _set_status(session, question_id, RequestStatus.CANCELED) is None:
+    if await _set_status(session, run, question_id, RequestStatus.CANCELED) is None:
         return False
     event.trace_id = event.trace_id or run.trace_id
     await append_events(session, run_id, [event])
@@ -292,6 +342,7 @@ async def reply(
         run = await _lock_run(session, record.run_id)
         resolved = await _set_status(
             session,
+            run,
             record.question_id,
             RequestStatus.RESOLVED,
             answer=to_json(answer),
@@ -462,7 +513,7 @@ async def _expire_run(
     events: list[events_pb2.RunEvent] = []
     for question_id, kind, details in rows:
         answer = expiry_answer(RequestKind(kind), details_from_json(details))
-        done = await _set_status(session, question_id, RequestStatus.EXPIRED, answer=to_json(answer))
+        done = await _set_status(session, run, question_id, RequestStatus.EXPIRED, answer=to_json(answer))
         if done is None:
             continue
         expired.append(done)
@@ -499,7 +550,7 @@ async def cancel_pending(session: AsyncSession, run_id: str, reason: str) -> lis
     ).all()
     canceled: list[HumanLoopRecord] = []
     for question_id in question_ids:
-        done = await _set_status(session, question_id, RequestStatus.CANCELED)
+        done = await _set_status(session, run, question_id, RequestStatus.CANCELED)
         if done is not None:
             canceled.append(done)
     if canceled:

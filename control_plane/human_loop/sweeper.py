@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from common.db.engine import Database
 from common.db.errors import is_unavailable
@@ -25,8 +26,16 @@ DEFAULT_INTERVAL_S = 5.0
 class ExpirySweeper:
     """One owned task that calls :meth:`sweep_once` every ``interval_s`` seconds."""
 
-    def __init__(self, db: Database, interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        db: Database,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        *,
+        on_expired: Callable[[HumanLoopRecord], None] | None = None,
+    ) -> None:
+        """``on_expired`` hears of each request this sweeper expired."""
         self._db = db
+        self._on_expired = on_expired
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
@@ -37,6 +46,9 @@ class ExpirySweeper:
             async with self._db.session() as session, session.begin():
                 batch = await store.expire_due(session)
             expired += batch
+            if self._on_expired is not None:
+                for record in batch:
+                    self._on_expired(record)
             if len(batch) < store.EXPIRE_BATCH:
                 return expired
 

@@ -26,7 +26,7 @@ from common.db.errors import is_unavailable
 from common.logging import log_context
 from control_plane.human_loop import store as human_loop
 from control_plane.orchestration import commands
-from control_plane.orchestration.ingest import LiveRun, ingest, recover_or_start
+from control_plane.orchestration.ingest import BatchOutcome, LiveRun, ingest, recover_or_start
 from control_plane.reconcile import settle
 from control_plane.runs.state_machine import TERMINAL, RunStatus, transition
 
@@ -109,7 +109,7 @@ class RunDriver:
     async def run(self) -> None:
         with (
             log_context(run_id=self.run_id, trace_id=self.live.trace_id),
-            tracing.remote_context(self.live.trace_id),
+            tracing.remote_context(self.live.trace_id, self.live.trace_span_id),
         ):
             try:
                 await self._drive()
@@ -342,8 +342,7 @@ class RunDriver:
                 batch.append(outputs.get_nowait())
             items = [o for o in batch if isinstance(o, executor_pb2.SessionOutput)]
             if items and not self._over:
-                async with self._orch.db.session() as session, session.begin():
-                    outcome = await ingest(session, self.live, items, self._orch.objects)
+                outcome = await self._store(items)
                 if outcome.over:
                     self._end_session(requests, outputs)
                     continue
@@ -353,6 +352,23 @@ class RunDriver:
                     await self._close_if_idle(requests)
             if None in batch:
                 return ended
+
+    async def _store(self, items: list[executor_pb2.SessionOutput]) -> BatchOutcome:
+        """Store one batch in one transaction, counted and timed."""
+        metrics = self._orch.metrics
+        begun = time.perf_counter()
+        try:
+            async with self._orch.db.session() as session, session.begin():
+                outcome = await ingest(session, self.live, items, self._orch.objects)
+        except Exception:
+            if metrics is not None:
+                metrics.ingest_errors.inc()
+            raise
+        if metrics is not None:
+            metrics.ingest_duration.observe(time.perf_counter() - begun)
+            metrics.ingest_batch_size.observe(len(items))
+            metrics.events_ingested.inc(sum(1 for o in items if o.HasField("event")))
+        return outcome
 
     async def _close_if_idle(self, requests: asyncio.Queue[executor_pb2.SessionRequest | None]) -> None:
         """After a turn: close the session unless a message waits to continue it."""
@@ -493,6 +509,7 @@ class RunDriver:
                 reason=reason,
                 why="executor lost",
                 alert=reason.lower(),
+                severity="critical",  # the session's work is lost
                 details={"address": self.address},
             )
             self.live.status = result.status

@@ -47,6 +47,8 @@ class LiveRun:
     stateless: bool = False
     # How long a human-loop request waits when the run sets no timeout.
     human_loop_timeout_s: float = 3600.0
+    # The CreateRun span the run's later spans are children of.
+    trace_span_id: str = ""
 
 
 @dataclass

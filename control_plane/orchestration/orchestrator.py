@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Final
 
+from opentelemetry import trace
 from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
@@ -32,6 +34,7 @@ from common.db.engine import Database
 from common.db.errors import is_unavailable
 from common.errors import ServiceError
 from common.objectstore.base import ObjectStore
+from control_plane.metrics import ControlPlaneMetrics
 from control_plane.notifications import Notifications
 from control_plane.orchestration import commands
 from control_plane.orchestration.driver import RunDriver
@@ -46,6 +49,7 @@ from control_plane.workspaces.runs import claim_for_run
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES: Final = ("starting", "running", "waiting_human")
+_TRACER = trace.get_tracer("ccplane.control_plane")
 SCHEDULE_INTERVAL_S = 1.0
 ADOPT_INTERVAL_S = 1.0
 
@@ -60,8 +64,11 @@ class Orchestrator:
         *,
         objects: ObjectStore | None = None,
         human_loop_timeout_s: float = 3600.0,
+        metrics: ControlPlaneMetrics | None = None,
     ) -> None:
         self.db = db
+        # Where ingest and scheduling are counted (None: nowhere).
+        self.metrics = metrics
         # Where runs' workspace versions live (recording what executors sync).
         self.objects = objects
         self._human_loop_timeout_s = human_loop_timeout_s
@@ -140,7 +147,9 @@ class Orchestrator:
 
     async def _start_next(self) -> bool:
         """Start the oldest queued run if a slot is free; False when nothing started."""
-        async with self.db.session() as session, session.begin():
+        picked_at = time.time_ns()
+        # The run's ccplane.schedule span, from picking it to its commit.
+        async with contextlib.AsyncExitStack() as traced, self.db.session() as session, session.begin():
             holder = aliased(models.AgentRun)
             workspace_held = exists().where(
                 holder.workspace_id == models.AgentRun.workspace_id,
@@ -158,17 +167,30 @@ class Orchestrator:
             ).scalar_one_or_none()
             if row is None:
                 return False
+            span = tracing.start_run_span(
+                _TRACER,
+                "ccplane.schedule",
+                trace_id=row.trace_id,
+                span_id=row.trace_span_id,
+                run_id=row.id,
+                tenant=row.tenant_id,
+                start_time=picked_at,
+            )
+            traced.enter_context(trace.use_span(span, end_on_exit=True))
             version = None
             if row.workspace_id:
                 try:
                     version = await claim_for_run(session, run_id=row.id, workspace_id=row.workspace_id)
                 except ServiceError as exc:
                     log.info("run waits for its workspace", extra={"run_id": row.id, "reason": exc.message})
+                    span.set_attribute("ccplane.schedule.outcome", "workspace_busy")
                     return False
-            with tracing.remote_context(row.trace_id):
-                lease = await self.manager.acquire(row.id, row.tenant_id, row.provider)
+            # The manager's AcquireExecutor span is this span's child (gRPC propagation).
+            lease = await self.manager.acquire(row.id, row.tenant_id, row.provider)
             if lease is None:
+                span.set_attribute("ccplane.schedule.outcome", "no_free_slot")
                 return False
+            span.set_attributes({"ccplane.schedule.outcome": "leased", "ccplane.executor": lease.executor_id})
             try:
                 await transition(
                     session,
@@ -348,6 +370,7 @@ def _live(row: models.AgentRun, status: RunStatus, human_loop_timeout_s: float) 
         run_id=row.id,
         tenant_id=row.tenant_id,
         trace_id=row.trace_id,
+        trace_span_id=row.trace_span_id,
         model=row.model,
         status=status,
         executor_seq=row.executor_seq,

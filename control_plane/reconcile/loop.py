@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -47,9 +48,11 @@ class Reconciler:
         *,
         release: Release | None = None,
         interval_s: float = 5.0,
+        count: Callable[[str], None] | None = None,
     ) -> None:
         """``release`` gives a lease back to the executor-manager
-        (``ExecutorManagerClient.release``); without it leases are left alone."""
+        (``ExecutorManagerClient.release``); without it leases are left alone.
+        ``count`` is told the kind of each action taken (the metrics)."""
         self._db = db
         self._instance = instance
         self.policy = policy
@@ -59,6 +62,7 @@ class Reconciler:
         # What this process did, since it started.
         self.passes = 0
         self.actions_total: Counter[str] = Counter()
+        self._count = count
 
     def start(self) -> None:
         """Run a pass every ``interval_s`` seconds (never when it is not positive)."""
@@ -88,6 +92,9 @@ class Reconciler:
         if not dry_run:
             self.passes += 1
             self.actions_total.update(a.kind for a in actions)
+            if self._count is not None:
+                for action in actions:
+                    self._count(action.kind)
         return PassReport(examined, actions)
 
     async def _run(self) -> None:

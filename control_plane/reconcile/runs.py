@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import models
 from common.settings import Settings
+from control_plane.alerts import store as alerts
 from control_plane.orchestration.instance import Instance
 from control_plane.reconcile import settle
 from control_plane.runs.state_machine import TERMINAL, RunStatus, transition
@@ -46,6 +47,7 @@ ORPHANED: Final = "orphaned"
 START_TIMED_OUT: Final = "start_timeout"
 QUEUED_TOO_LONG: Final = "queued_too_long"
 STALE_LEASE: Final = "stale_lease"
+ACTION_KINDS: Final = (LOST_EXPIRED, ORPHANED, START_TIMED_OUT, QUEUED_TOO_LONG, STALE_LEASE)
 
 Release = Callable[[str], Awaitable[None]]
 
@@ -102,6 +104,8 @@ async def reconcile_runs(
         actions += found
     if release is not None:
         actions += await _release_leases(session, actions, dry_run, release)
+    if not dry_run:
+        await alerts.resolve_cleared(session)
     return examined, actions
 
 
@@ -160,7 +164,7 @@ async def _orphaned(
             )
             if not result.accepted:
                 continue
-            settle.record_alert(
+            alerts.record(
                 session,
                 ORPHANED,
                 run_id=run.id,
@@ -198,14 +202,12 @@ async def _queued_too_long(
         return len(runs), []
     actions = []
     for run in runs:
-        if await settle.has_open_alert(session, QUEUED_TOO_LONG, run.id):
+        if await alerts.has_open(session, QUEUED_TOO_LONG, run.id):
             continue
         reason = f"queued for more than {_seconds(policy.queued_alert_after)} with no free executor slot"
         action = ReconcileAction(QUEUED_TOO_LONG, run.id, RunStatus.QUEUED, RunStatus.QUEUED, reason)
         if not dry_run:
-            settle.record_alert(
-                session, QUEUED_TOO_LONG, run_id=run.id, message=f"{run.id}: {reason}", details={}
-            )
+            alerts.record(session, QUEUED_TOO_LONG, run_id=run.id, message=f"{run.id}: {reason}", details={})
         actions.append(action)
     return len(runs), actions
 
@@ -255,6 +257,8 @@ async def _fail(
         reason=reason,
         why=f"reconciled: {action.reason}",
         alert=action.kind,
+        # Work was lost: someone should look now.
+        severity="critical" if action.kind == LOST_EXPIRED else "warning",
         details={"executor_id": executor_id or ""},
     )
     return result.accepted

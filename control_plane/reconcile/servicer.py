@@ -1,28 +1,40 @@
-"""ReconcileService: reconciliation on demand, human-loop expiry, metrics."""
+"""ReconcileService: reconciliation on demand, human-loop expiry, figures, alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 from sqlalchemy import func, select
 
 from ccplane.v1 import common_pb2, reconcile_pb2, reconcile_pb2_grpc
+from common import paging
 from common.db import models
 from common.db.engine import Database
 from common.errors import invalid_argument
+from control_plane.alerts import store as alerts_store
+from control_plane.auth import current_caller
 from control_plane.human_loop.convert import record_to_proto
 from control_plane.human_loop.queries import count_pending
 from control_plane.human_loop.sweeper import ExpirySweeper
 from control_plane.reconcile.loop import Reconciler
-from control_plane.runs.convert import timestamp
 from control_plane.runs.state_machine import RunStatus, status_to_proto
 
 
 class ReconcileServicer(reconcile_pb2_grpc.ReconcileServiceServicer):
-    def __init__(self, db: Database, reconciler: Reconciler, sweeper: ExpirySweeper) -> None:
+    def __init__(
+        self,
+        db: Database,
+        reconciler: Reconciler,
+        sweeper: ExpirySweeper,
+        *,
+        on_alerts_changed: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_alerts_changed`` is called after an alert was acknowledged
+        (the Alertmanager outlet pushes the resolve at once)."""
         self._db = db
+        self._on_alerts_changed = on_alerts_changed
         self._reconciler = reconciler
         self._sweeper = sweeper
 
@@ -88,18 +100,7 @@ class ReconcileServicer(reconcile_pb2_grpc.ReconcileServiceServicer):
                     ).where(models.UsageLog.created_at > func.now() - timedelta(hours=24))
                 )
             ).one()
-            alerts = (
-                (
-                    await session.execute(
-                        select(models.ReconcileAlert)
-                        .where(models.ReconcileAlert.resolved_at.is_(None))
-                        .order_by(models.ReconcileAlert.id.desc())
-                        .limit(100)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            alerts = await alerts_store.open_alerts(session, 100)
             pending = await count_pending(session)
         response = reconcile_pb2.GetMetricsResponse(
             runs_by_status={
@@ -114,21 +115,34 @@ class ReconcileServicer(reconcile_pb2_grpc.ReconcileServiceServicer):
                 **{name: int(v) for name, v in zip(_USAGE_FIELDS, usage, strict=True)}
             ),
         )
-        for alert in alerts:
-            details = struct_pb2.Struct()
-            json_format.ParseDict(alert.details or {}, details)
-            item = response.open_alerts.add(
-                id=alert.id,
-                kind=alert.kind,
-                severity=alert.severity,
-                run_id=alert.run_id or "",
-                message=alert.message,
-                details=details,
-            )
-            created = timestamp(alert.created_at)
-            if created is not None:
-                item.created_at.CopyFrom(created)
+        response.open_alerts.extend(alerts_store.to_proto(a) for a in alerts)
         return response
+
+    async def ListAlerts(
+        self, request: reconcile_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> reconcile_pb2.ListAlertsResponse:
+        flt = alerts_store.AlertFilter.from_request(request)
+        size = paging.page_size(request.page_size)
+        async with self._db.session() as session:
+            rows, token = await alerts_store.list_alerts(
+                session, flt, page_size=size, page_token=request.page_token
+            )
+        return reconcile_pb2.ListAlertsResponse(
+            alerts=[alerts_store.to_proto(a) for a in rows], next_page_token=token
+        )
+
+    async def AcknowledgeAlert(
+        self, request: reconcile_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
+    ) -> reconcile_pb2.AcknowledgeAlertResponse:
+        caller = current_caller()
+        async with self._db.session() as session, session.begin():
+            alert = await alerts_store.acknowledge(
+                session, request.alert_id, caller.key_id or caller.tenant_id
+            )
+            out = alerts_store.to_proto(alert)
+        if self._on_alerts_changed is not None:
+            self._on_alerts_changed()
+        return reconcile_pb2.AcknowledgeAlertResponse(alert=out)
 
 
 _USAGE_FIELDS = (

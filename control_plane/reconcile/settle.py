@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.db import models
+from control_plane.alerts import store as alerts
 from control_plane.human_loop import store as human_loop
 from control_plane.orchestration import commands
 from control_plane.runs.state_machine import RunStatus, TransitionResult, transition
@@ -33,10 +32,12 @@ async def fail_run(
     reason: str,
     why: str,
     alert: str = "",
+    severity: str = "warning",
     details: dict[str, Any] | None = None,
 ) -> TransitionResult:
     """Fail ``run_id`` with ``message``/``reason``; ``why`` is the status
-    change's reason. With ``alert`` (its kind), a warning alert records it.
+    change's reason. With ``alert`` (its kind), an alert of ``severity``
+    records it.
 
     Rejected (nothing written) when the run already ended or cannot fail
     from its status."""
@@ -48,10 +49,11 @@ async def fail_run(
     # Wake the run's driver, wherever it is: the run is over.
     await commands.notify_owner(session, run_id)
     if alert:
-        record_alert(
+        alerts.record(
             session,
             alert,
             run_id=run_id,
+            severity=severity,
             message=f"{run_id}: {result.previous} -> failed ({reason}): {message}",
             details={
                 "previous": result.previous.value,
@@ -61,32 +63,3 @@ async def fail_run(
             },
         )
     return result
-
-
-def record_alert(
-    session: AsyncSession,
-    kind: str,
-    *,
-    message: str,
-    run_id: str | None = None,
-    severity: str = "warning",
-    details: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        models.ReconcileAlert(
-            kind=kind, severity=severity, run_id=run_id, message=message, details=details or {}
-        )
-    )
-
-
-async def has_open_alert(session: AsyncSession, kind: str, run_id: str) -> bool:
-    found = await session.scalar(
-        select(models.ReconcileAlert.id)
-        .where(
-            models.ReconcileAlert.kind == kind,
-            models.ReconcileAlert.run_id == run_id,
-            models.ReconcileAlert.resolved_at.is_(None),
-        )
-        .limit(1)
-    )
-    return found is not None

@@ -33,6 +33,8 @@ class NewRun:
     request_id: str
     request_hash: str
     trace_id: str
+    # The CreateRun call's span: later work on the run continues under it.
+    trace_span_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,20 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import grpc
+from opentelemetry import trace
 
 from ccplane.v1 import events_pb2, human_loop_pb2, runs_pb2, runs_pb2_grpc
-from common import ids
+from common import ids, tracing
 from common.db.engine import Database
 from common.errors import ServiceError, failed_precondition, invalid_argument
-from common.logging import current_trace_id
+from common.logging import current_span_id, current_trace_id
 from common.paging import page_size
 from common.settings import Settings
 from control_plane.auth import Caller, current_caller
 from control_plane.events.delivery import deliver
 from control_plane.events.feed import EventFeed
 from control_plane.events.stream import list_run_events, stream_run_events, wait_until
-from control_plane.human_loop.servicer import answer
+from control_plane.human_loop.servicer import OnResolved, answer
 from control_plane.runs import actions, store
 from control_plane.runs.convert import run_to_proto
 from control_plane.runs.permissions import check_run_settings
@@ -40,21 +41,30 @@ CONNECT_BUFFER = 64
 
 
 class RunServicer(runs_pb2_grpc.RunServiceServicer):
-    def __init__(self, db: Database, settings: Settings, feed: EventFeed) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, feed: EventFeed, *, on_resolved: OnResolved | None = None
+    ) -> None:
+        """``on_resolved`` hears of each human-loop request answered through Connect."""
         self._db = db
         self._settings = settings
         self._feed = feed
+        self._on_resolved = on_resolved
 
     async def CreateRun(
         self, request: runs_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
     ) -> runs_pb2.CreateRunResponse:
+        # This call's span is the root of the run's trace (common/tracing.py).
         new = validate_create_run(
-            request, default_model=self._settings.default_model, trace_id=current_trace_id()
+            request,
+            default_model=self._settings.default_model,
+            trace_id=current_trace_id(),
+            trace_span_id=current_span_id(),
         )
         caller = current_caller()
         check_run_settings(request.settings, caller)
         async with self._db.session() as session, session.begin():
             run, _ = await store.create_run(session, caller, new)
+        trace.get_current_span().set_attributes(tracing.run_attributes(run.id, run.tenant_id))
         return runs_pb2.CreateRunResponse(run=run_to_proto(run))
 
     async def GetRun(
@@ -225,7 +235,9 @@ class RunServicer(runs_pb2_grpc.RunServiceServicer):
                 reply.run_id = reply.run_id or run_id
                 if reply.run_id != run_id:
                     raise invalid_argument("reply.run_id", "must be the subscribed run")
-                ack.reply_result.CopyFrom(await answer(self._db, caller, reply))
+                ack.reply_result.CopyFrom(
+                    await answer(self._db, caller, reply, on_resolved=self._on_resolved)
+                )
             elif action == "interrupt":
                 async with self._db.session() as session, session.begin():
                     await actions.interrupt_run(session, caller, run_id, request.interrupt.reason)

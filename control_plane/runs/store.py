@@ -81,6 +81,7 @@ async def create_run(session: AsyncSession, caller: Caller, new: NewRun) -> tupl
             thread_id=new.resume_thread_id,
             labels=new.labels,
             trace_id=new.trace_id,
+            trace_span_id=new.trace_span_id,
         )
     )
     await session.flush()

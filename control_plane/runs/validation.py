@@ -99,7 +99,9 @@ def settings_from_json(data: dict[str, Any]) -> runs_pb2.RunSettings:
     return json_format.ParseDict(data, runs_pb2.RunSettings(), ignore_unknown_fields=True)
 
 
-def validate_create_run(request: runs_pb2.CreateRunRequest, *, default_model: str, trace_id: str) -> NewRun:
+def validate_create_run(
+    request: runs_pb2.CreateRunRequest, *, default_model: str, trace_id: str, trace_span_id: str = ""
+) -> NewRun:
     violations: list[FieldViolation] = []
     prompt = request.prompt
     if not prompt.strip():
@@ -149,6 +151,7 @@ def validate_create_run(request: runs_pb2.CreateRunRequest, *, default_model: st
         request_id=request.request_id,
         request_hash=request_fingerprint(request),
         trace_id=trace_id,
+        trace_span_id=trace_span_id,
     )
 
 

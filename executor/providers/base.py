@@ -184,6 +184,11 @@ class ProviderSession(abc.ABC):
     @abc.abstractmethod
     def outcome(self) -> SessionOutcome | None: ...
 
+    @property
+    def process_pid(self) -> int | None:
+        """The agent's process, while it has one (for its memory and count in metrics)."""
+        return None
+
 
 SessionFactory = Callable[..., ProviderSession]
 

@@ -33,6 +33,7 @@ class RestoreResult:
     written: list[str] = field(default_factory=list)  # paths (re)written
     kept: list[str] = field(default_factory=list)  # paths already right
     removed: list[str] = field(default_factory=list)  # paths removed
+    fetched_bytes: int = 0  # content downloaded (the fetched blobs' sizes)
 
 
 async def load_manifest(objects: ObjectStore, workspace_id: str, version: int) -> Manifest:
@@ -68,6 +69,8 @@ async def restore(
 
     await for_each(missing, fetch, concurrency=concurrency)
     result.fetched = missing
+    sizes = {m.sha256: m.size for m in manifest.files.values()}
+    result.fetched_bytes = sum(sizes[sha256] for sha256 in missing)
     await asyncio.to_thread(_materialise, manifest, Path(workspace_dir), cache, result)
     return result
 

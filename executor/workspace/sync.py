@@ -47,8 +47,9 @@ class SyncResult:
     deleted_paths: list[str] = field(default_factory=list)
     # Paths left out, with the reason.
     skipped: dict[str, str] = field(default_factory=dict)
-    # Blobs uploaded (the store lacked them).
+    # Blobs uploaded (the store lacked them), and their bytes.
     uploaded: list[str] = field(default_factory=list)
+    uploaded_bytes: int = 0
     staged_key: str | None = None
 
     @property
@@ -77,11 +78,13 @@ async def sync(
         return result
 
     needed = sorted({candidate.files[p].sha256 for p in changed})
+    sizes = {candidate.files[p].sha256: candidate.files[p].size for p in changed}
 
     async def upload(sha256: str) -> None:
         if not await objects.exists(blob_key(sha256)):
             await objects.put_file(blob_key(sha256), cache.path(sha256))
             result.uploaded.append(sha256)
+            result.uploaded_bytes += sizes[sha256]
 
     await for_each(needed, upload, concurrency=concurrency)
     # Only now, every blob being in the store (see the module docstring).
