@@ -10,6 +10,8 @@ set -euo pipefail
 
 PACKAGES=(
   chromium # tests/browser: the web workbench in a real browser (/usr/bin/chromium)
+  prometheus # tests/observability: promtool and a real Prometheus (/usr/bin/promtool, /usr/bin/prometheus)
+  prometheus-alertmanager # tests/observability: amtool and a real Alertmanager (/usr/bin/amtool, /usr/bin/prometheus-alertmanager)
 )
 
 installed() {
