@@ -59,7 +59,7 @@ async def test_every_page_names_its_controls(
     async with rest(gateway, api_key) as client:
         workspace_id = await create_workspace(client, "a11y")
         await write_file(client, workspace_id, "notes.md", "hello\n", 0)
-    for path in ("/", "/inbox", "/workspaces", f"/workspaces/{workspace_id}"):
+    for path in ("/", "/inbox", "/workspaces", f"/workspaces/{workspace_id}", "/alerts"):
         await page.goto(path)
         await expect(page.get_by_role("main")).to_be_visible()
         await expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -1,5 +1,6 @@
 import { NavLink, Outlet } from "react-router-dom";
 import { RailSlot } from "@/components/Rail";
+import { AlertsCount } from "@/features/alerts";
 import { useSession, useSignOut } from "@/features/auth";
 import { InboxCount } from "@/features/human-loop";
 
@@ -7,6 +8,8 @@ import { InboxCount } from "@/features/human-loop";
 export function Layout() {
   const session = useSession();
   const signOut = useSignOut();
+  // Alerts are ReconcileService's, which answers administrators only.
+  const isAdmin = session.data?.role === "admin";
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -28,11 +31,18 @@ export function Layout() {
           <li>
             <NavLink to="/workspaces">Workspaces</NavLink>
           </li>
+          {isAdmin ? (
+            <li>
+              <NavLink to="/alerts">
+                Alerts <AlertsCount />
+              </NavLink>
+            </li>
+          ) : null}
         </ul>
         <div className="nav__who">
           <span className="nav__identity" title={session.data?.keyId ?? ""}>
             {session.data?.tenantId ?? ""} · {session.data?.keyName || session.data?.keyId || ""}
-            {session.data?.role === "admin" ? " (admin)" : ""}
+            {isAdmin ? " (admin)" : ""}
           </span>
           <button type="button" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
             Sign out

@@ -1,4 +1,5 @@
 import { createBrowserRouter, Link } from "react-router-dom";
+import { AlertsPage } from "@/features/alerts";
 import { SignInPage } from "@/features/auth";
 import { WorkspacePage, WorkspacesPage } from "@/features/files";
 import { InboxPage } from "@/features/human-loop";
@@ -32,6 +33,7 @@ export const router = createBrowserRouter([
       { path: "inbox", element: <InboxPage /> },
       { path: "workspaces", element: <WorkspacesPage /> },
       { path: "workspaces/:workspaceId", element: <WorkspacePage /> },
+      { path: "alerts", element: <AlertsPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

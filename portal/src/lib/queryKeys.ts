@@ -10,6 +10,13 @@ export const queryKeys = {
   humanLoop: {
     all: ["human-loop"] as const,
   },
+  alerts: {
+    all: ["alerts"] as const,
+    lists: ["alerts", "list"] as const,
+    list: (filter: Record<string, unknown> = {}) => ["alerts", "list", filter] as const,
+    /** The nav badge: how many alerts are open. */
+    openCount: ["alerts", "open-count"] as const,
+  },
   workspaces: {
     all: ["workspaces"] as const,
     list: ["workspaces", "list"] as const,

@@ -43,3 +43,7 @@ export type ReplyResponse = Schemas["ccplane.v1.ReplyResponse"];
 export type FileChangeKind = Schemas["ccplane.v1.FileChangeKind"];
 export type TodoStatus = Schemas["ccplane.v1.TodoStatus"];
 export type StreamTodoEventsResponse = Schemas["ccplane.v1.StreamTodoEventsResponse"];
+export type ReconcileAlert = Schemas["ccplane.v1.ReconcileAlert"];
+export type AlertState = Schemas["ccplane.v1.AlertState"];
+export type ListAlertsResponse = Schemas["ccplane.v1.ListAlertsResponse"];
+export type AcknowledgeAlertResponse = Schemas["ccplane.v1.AcknowledgeAlertResponse"];
