@@ -8,7 +8,7 @@ them with its threshold lowered to seconds); Alertmanager, with the
 deployment's routes, notifies a webhook. The test runs a run to the end,
 holds one waiting for a person until the rule fires, kills the executor of
 that run and sees the platform's own alert arrive, acknowledges it and sees
-it resolve, and evaluates every rule expression against the live data.
+it resolve, and evaluates every rule and dashboard expression against the live data.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from common.cli.stack import Stack
 from control_plane.auth import DEFAULT_TENANT
 from tests.contract.test_alert_rules import EXPORTED_METRICS, HISTOGRAMS
 from tests.observability import promstack
+from tests.observability.dashboards import dashboard_queries
 from tests.platform import LIBRARY, own_database, scenario_library
 from tests.reliability.conftest import QUESTION, fault_platform, wait_for_status
 
@@ -237,6 +238,15 @@ async def test_prometheus_and_alertmanager_see_the_platform(monitoring: Monitori
     for group in rules["groups"]:
         for rule in group["rules"]:
             await monitoring.query(rule["expr"])
+
+    # Every PromQL query of the Grafana dashboards evaluates too.
+    queries = dashboard_queries()
+    assert queries, "the dashboards hold Prometheus queries"
+    for uid, title, expr in queries:
+        try:
+            await monitoring.query(expr)
+        except AssertionError as exc:
+            raise AssertionError(f"dashboard {uid}, panel {title!r}: {exc}") from None
 
     # Every metric of the contract is exported by a live process.
     names = set(
