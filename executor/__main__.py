@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -14,12 +15,19 @@ from common.settings import Settings
 from common.signals import wait_for_stop_signal
 from executor.app import Executor
 from executor.host_config import HostConfig
-from executor.registration import Registration
+from executor.registration import ADVERTISE_HOST_ENV, Registration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor-id", default="", help="executor id (a new one when omitted)")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="listen host")
+    parser.add_argument(
+        "--advertise-host",
+        default=os.environ.get(ADVERTISE_HOST_ENV, "").strip(),
+        help="host part of the addresses it registers, which the manager, control planes and "
+        "Prometheus dial (default: the listen host; with --host 0.0.0.0 the address of this "
+        f"machine's name) ({ADVERTISE_HOST_ENV})",
+    )
     parser.add_argument("--port", type=int, default=0, help="gRPC port (0: any free port)")
     parser.add_argument("--slots", type=int, default=4, help="concurrent sessions")
     parser.add_argument(
@@ -61,11 +69,16 @@ async def serve(args: argparse.Namespace) -> None:
             replay_capacity=settings.executor_replay_capacity,
         ),
         metrics_port=args.metrics_port,
+        advertise_host=args.advertise_host,
     )
     await executor.start(args.host, args.port)
     registration = Registration(executor, args.manager, backend=args.backend)
     await registration.start()
-    print(f"ccplane executor {executor_id} listening on {executor.address}", flush=True)
+    print(
+        f"ccplane executor {executor_id} listening on {executor.listen_address}, "
+        f"advertised as {executor.address}",
+        flush=True,
+    )
     try:
         await wait_for_stop_signal()
     finally:

@@ -7,13 +7,19 @@ and the metrics endpoint.
 Its Prometheus metrics are served on the host the gRPC server listens on,
 on a free port unless ``metrics_port`` says otherwise; the executor reports
 that address when it registers, and the manager lists it for Prometheus.
+
+Both addresses are advertised with the host others dial
+(``advertise_host``): by default the listen host, or, when listening on
+every interface (a container, a pod), the address of this machine's name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +39,32 @@ from executor.sessions import SessionHost
 log = logging.getLogger(__name__)
 
 ENDED_SESSION_RETENTION_S = 600.0
+_ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
+
+
+def default_advertise_host(listen_host: str) -> str:
+    """The host others dial for a server listening on ``listen_host``: the
+    listen host itself, unless it means every interface; then the address
+    this machine's name resolves to (a container's or a pod's own address),
+    or, when that is loopback, the address of the interface of the default
+    route."""
+    if listen_host not in _ANY_HOST:
+        return listen_host
+    with contextlib.suppress(OSError):
+        address = socket.gethostbyname(socket.gethostname())
+        if not ipaddress.ip_address(address).is_loopback:
+            return address
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        # A UDP "connection" sends nothing; it only picks the outgoing interface.
+        probe.connect(("192.0.2.1", 9))
+        return str(probe.getsockname()[0])
+    return "127.0.0.1"
+
+
+def join_host_port(host: str, port: int) -> str:
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
 
 
 class Executor:
@@ -45,13 +77,17 @@ class Executor:
         internal_token: str = "",
         confinement: ConfinementSettings | None = None,
         metrics_port: int = 0,
+        advertise_host: str = "",
     ) -> None:
         """``internal_token``: the credential callers must present, and the
         one this executor presents to the manager (default: the deployment's,
         see common.credentials). ``confinement``: how sessions are confined
         (default: the ``CCPLANE_SESSION_*`` settings). ``metrics_port``:
-        where ``/metrics`` is served (0: a free port; negative: nowhere)."""
+        where ``/metrics`` is served (0: a free port; negative: nowhere).
+        ``advertise_host``: the host part of the addresses it reports
+        (default: :func:`default_advertise_host` of the listen host)."""
         self.config = config
+        self._advertise_host = advertise_host
         data_dir = Settings().resolved_data_dir()
         self.internal_token = internal_token or credentials.internal_token(data_dir)
         self.confiner = Confiner(
@@ -68,7 +104,18 @@ class Executor:
         self._janitor: asyncio.Task[None] | None = None
 
     @property
+    def advertised_host(self) -> str:
+        """The host part of the addresses this executor reports (set by :meth:`start`)."""
+        return self._advertise_host
+
+    @property
     def address(self) -> str:
+        """host:port of ExecutorService as others dial it (the advertised host)."""
+        assert self.server is not None
+        return join_host_port(self.advertised_host, self.server.port)
+
+    @property
+    def listen_address(self) -> str:
         assert self.server is not None
         return self.server.address
 
@@ -77,13 +124,15 @@ class Executor:
         """host:port of ``/metrics``, advertised like :attr:`address` ("" when not served)."""
         if self.metrics_endpoint is None:
             return ""
-        return f"{self.metrics_endpoint.host}:{self.metrics_endpoint.port}"
+        return join_host_port(self.advertised_host, self.metrics_endpoint.port)
 
     @property
     def metrics_url(self) -> str:
         return self.metrics_endpoint.url if self.metrics_endpoint is not None else ""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not self._advertise_host:
+            self._advertise_host = await asyncio.to_thread(default_advertise_host, host)
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.confiner.prepare, [self.config.data_dir, self.config.thread_state_dir])
         self.server = GrpcServer(
@@ -104,7 +153,14 @@ class Executor:
             self.metrics_endpoint = self.metrics.endpoint(self.host)
             await self.metrics_endpoint.start(host, self._metrics_port)
         self._janitor = asyncio.create_task(self._forget_ended_sessions(), name="executor-janitor")
-        log.info("executor ready", extra={"executor_id": self.config.executor_id, "address": self.address})
+        log.info(
+            "executor ready",
+            extra={
+                "executor_id": self.config.executor_id,
+                "address": self.address,
+                "listen_address": self.listen_address,
+            },
+        )
 
     async def _forget_ended_sessions(self) -> None:
         while True:

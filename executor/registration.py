@@ -11,7 +11,9 @@ saying the executor is draining, so that no new lease comes its way while it
 shuts down.
 
 Labels come from ``CCPLANE_EXECUTOR_LABELS`` (``key=value,key=value``) unless
-given; backends set it for the executors they start.
+given; backends set it for the executors they start. The addresses it
+registers carry the executor's advertised host
+(``CCPLANE_EXECUTOR_ADVERTISE_HOST``, see :class:`executor.app.Executor`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from executor.app import Executor
 log = logging.getLogger(__name__)
 
 LABELS_ENV = "CCPLANE_EXECUTOR_LABELS"
+# The host part of the addresses an executor registers (its ExecutorService
+# and /metrics): what the manager, control planes and Prometheus dial.
+ADVERTISE_HOST_ENV = "CCPLANE_EXECUTOR_ADVERTISE_HOST"
 
 
 def labels_from_env(raw: str | None = None) -> dict[str, str]:

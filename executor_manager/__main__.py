@@ -18,7 +18,22 @@ from common.db.embedded import EmbeddedPostgres
 from common.settings import Settings
 from common.signals import wait_for_stop_signal
 from executor_manager.app import ExecutorManager
-from executor_manager.config import ManagerConfig
+from executor_manager.config import BACKENDS, EXECUTOR_IMAGE_ENV, ManagerConfig
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """``4g``, ``512m``, ``1048576``: a size in bytes (binary units)."""
+    raw = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = raw[-1:] if raw[-1:] in _SIZE_UNITS else ""
+    try:
+        value = float(raw[: len(raw) - len(unit)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 4g, 512m)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a size must not be negative")
+    return int(value * _SIZE_UNITS[unit])
 
 
 def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
@@ -27,7 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument("--port", type=int, default=settings.executor_manager_port, help="gRPC port (0: any)")
     parser.add_argument("--data-dir", default=str(settings.data_dir), help="executors' data and logs go here")
     parser.add_argument("--database-url", default=settings.database_url, help="PostgreSQL URL")
-    parser.add_argument("--backend", default=defaults.backend, choices=["local"])
+    parser.add_argument(
+        "--backend",
+        default=defaults.backend,
+        choices=BACKENDS,
+        help="local: child processes; external: executors started by others register themselves "
+        "(Kubernetes, compose); docker: containers through the Docker Engine API",
+    )
     parser.add_argument("--min-executors", type=int, default=defaults.min_executors)
     parser.add_argument("--max-executors", type=int, default=defaults.max_executors)
     parser.add_argument("--slots", type=int, default=defaults.slots_per_executor, help="slots per executor")
@@ -48,7 +69,40 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
         "--idle-timeout", type=float, default=defaults.idle_timeout, help="0: keep idle executors"
     )
     parser.add_argument(
-        "--advertise-address", default="", help="address executors dial (default: the listen address)"
+        "--advertise-address",
+        default="",
+        help="host:port executors dial to reach the manager (default: the listen address, loopback "
+        "when listening on every interface); with the docker backend, an address the containers "
+        "reach, for example the bridge gateway 172.17.0.1:PORT",
+    )
+    docker = parser.add_argument_group("docker backend")
+    docker.add_argument(
+        "--executor-image",
+        default=defaults.executor_image,
+        help=f"image of the executor containers ({EXECUTOR_IMAGE_ENV})",
+    )
+    docker.add_argument(
+        "--docker-network", default=defaults.docker_network, help="network the containers join"
+    )
+    docker.add_argument(
+        "--docker-url",
+        default=defaults.docker_url,
+        help="Docker Engine API (default: DOCKER_HOST or the socket)",
+    )
+    docker.add_argument(
+        "--executor-memory",
+        type=byte_size,
+        default=defaults.executor_memory_bytes,
+        help="memory limit per container, e.g. 4g (0: none)",
+    )
+    docker.add_argument(
+        "--executor-cpus", type=float, default=defaults.executor_cpus, help="CPUs per container (0: no limit)"
+    )
+    docker.add_argument(
+        "--executor-pids",
+        type=int,
+        default=defaults.executor_pids,
+        help="processes per container (0: no limit)",
     )
     parser.add_argument(
         "--metrics-host", default=settings.metrics_host, help="/metrics host (CCPLANE_METRICS_HOST)"
@@ -75,6 +129,12 @@ def config_from_args(args: argparse.Namespace) -> ManagerConfig:
         advertise_address=args.advertise_address,
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
+        executor_image=args.executor_image,
+        docker_network=args.docker_network,
+        docker_url=args.docker_url,
+        executor_memory_bytes=args.executor_memory,
+        executor_cpus=args.executor_cpus,
+        executor_pids=args.executor_pids,
     )
 
 

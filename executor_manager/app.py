@@ -101,6 +101,7 @@ class ExecutorManager:
             self.metrics_endpoint = self.metrics.endpoint(self.fleet)
             await self.metrics_endpoint.start(self.config.metrics_host, self.config.metrics_port)
         backend = self._backend or create_backend(self.config)
+        backend.bind_fleet(self.fleet)
         self.pool = ExecutorPool(backend, self.fleet, self.config)
         self.fleet.on_shortage = self.pool.request_capacity
         await self.pool.start(self.advertised_address)

@@ -1,4 +1,5 @@
-"""The executor-manager's configuration: fleet size, timings, where data goes."""
+"""The executor-manager's configuration: fleet size, timings, where data goes,
+and how the ``docker`` backend runs executor containers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# ``local``: child processes; ``external``: executors that register on their
+# own (Kubernetes, compose, your machines); ``docker``: containers the
+# manager starts through the Docker Engine API.
+BACKENDS = ("local", "external", "docker")
+EXECUTOR_IMAGE_ENV = "CCPLANE_EXECUTOR_IMAGE"
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,21 @@ class ManagerConfig:
     # here; the executor-manager command takes CCPLANE_EXECUTOR_MANAGER_METRICS_PORT).
     metrics_host: str = "127.0.0.1"
     metrics_port: int = -1
+    # The docker backend: the image executor containers run (it has the
+    # ``ccplane`` command), the network they join (the manager's
+    # ``advertise_address`` must be reachable from it), the Engine API
+    # (empty: DOCKER_HOST or the local socket), and each container's limits
+    # (0: none).
+    executor_image: str = field(default_factory=lambda: os.environ.get(EXECUTOR_IMAGE_ENV, "ccplane:latest"))
+    docker_network: str = "bridge"
+    docker_url: str = ""
+    executor_memory_bytes: int = 4 * GIB
+    executor_cpus: float = 2.0
+    executor_pids: int = 4096
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}")
         if self.min_executors < 0:
             raise ValueError("min_executors must not be negative")
         if self.max_executors < self.min_executors:
@@ -68,6 +89,8 @@ class ManagerConfig:
             raise ValueError("sweep_interval and supervise_interval must be positive")
         if self.idle_timeout is not None and self.idle_timeout <= 0:
             raise ValueError("idle_timeout must be positive (or None to keep idle executors)")
+        if self.executor_memory_bytes < 0 or self.executor_cpus < 0 or self.executor_pids < 0:
+            raise ValueError("executor limits must not be negative (0: no limit)")
 
     @property
     def executors_dir(self) -> Path:

@@ -9,6 +9,15 @@ been idle for ``idle_timeout``, as well as drained executors once they are
 idle. Executors that register on their own (other hosts, other managers) are
 not the pool's: it neither counts nor stops them.
 
+With a backend that starts nothing (``external``) there is no pool: every
+executor registers on its own, ``min_executors`` and ``max_executors`` are
+the operator's business (an autoscaler's), and a shortage is only logged.
+The fleet health-checks, drains and forgets those executors.
+
+An executor stopped for good (idle, drained, the manager stopping, or exited
+where the backend cannot restart it) is released: the backend frees its
+storage (a docker volume). One that will be restarted keeps it.
+
 All of this happens in one supervision task; the pool's other methods only
 record wishes and wake it.
 """
@@ -82,6 +91,12 @@ class ExecutorPool:
         """Start ``min_executors`` executors (without waiting for them to
         register) and the supervision task."""
         self._manager_address = manager_address
+        if not self.backend.capabilities.starts_executors:
+            log.info(
+                "executors register on their own; the manager starts none",
+                extra={"backend": self.backend.name},
+            )
+            return
         for _ in range(self._config.min_executors):
             await self._launch(self._new_member())
         self._task = asyncio.create_task(self._supervise(), name="executor-pool")
@@ -89,6 +104,12 @@ class ExecutorPool:
     def request_capacity(self, provider: str) -> None:
         """An acquisition for ``provider`` found no free slot: start one more
         executor if that can help."""
+        if not self.backend.capabilities.starts_executors:
+            log.info(
+                "no free executor slot; start more executors (this backend starts none)",
+                extra={"backend": self.backend.name, "provider": provider},
+            )
+            return
         if self._providers and provider not in self._providers:
             return
         self._capacity_wanted = True
@@ -243,13 +264,13 @@ class ExecutorPool:
             await self.backend.stop(member.handle, grace=0)
             member.handle = None
         await self._fleet.executor_stopped(member.executor_id)
-        if member.draining:
-            del self._members[member.executor_id]
-        elif self.backend.capabilities.can_restart:
+        if not member.draining and self.backend.capabilities.can_restart:
             self._retry_later(member)
-        else:
-            # A fresh executor (new id) replaces it at the next minimum check.
-            del self._members[member.executor_id]
+            return
+        # Drained, or not restartable: a fresh executor (new id) replaces it
+        # at the next minimum check.
+        del self._members[member.executor_id]
+        await self._release(member)
 
     def _retry_later(self, member: PoolMember) -> None:
         member.failures += 1
@@ -260,11 +281,22 @@ class ExecutorPool:
         member.restart_at = time.monotonic() + delay
 
     async def _stop(self, member: PoolMember) -> None:
+        """Stop for good."""
         self._members.pop(member.executor_id, None)
         if member.handle is not None:
             await self.backend.stop(member.handle, grace=self._config.stop_grace)
             member.handle = None
         await self._fleet.executor_stopped(member.executor_id)
+        await self._release(member)
+
+    async def _release(self, member: PoolMember) -> None:
+        try:
+            await self.backend.release(member.executor_id)
+        except BackendError as exc:
+            log.error(
+                "cannot release what the executor held",
+                extra={"executor_id": member.executor_id, "error": str(exc)},
+            )
 
 
 def _state(records: dict[str, ExecutorRecord], member: PoolMember) -> ExecutorState | None:

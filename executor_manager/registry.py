@@ -28,6 +28,8 @@ from executor_manager.records import (
 )
 
 _LIVE = [s.value for s in LIVE_STATES]
+# The backend name of executors that register on their own.
+EXTERNAL_BACKEND = "external"
 
 
 async def db_now(session: AsyncSession) -> datetime:
@@ -239,10 +241,17 @@ async def mark_silent_unhealthy(
     session: AsyncSession, *, heartbeat_timeout: timedelta, start_timeout: timedelta
 ) -> list[str]:
     """Executors that missed their heartbeats (or never registered after a
-    start) become UNHEALTHY; returns their ids."""
+    start) become UNHEALTHY; returns their ids.
+
+    Except an executor that registered on its own (backend ``external``),
+    was draining and holds no lease: it drained and left (its last heartbeat
+    said goodbye, and nobody of ours stops it), so it is STOPPED, gone, not
+    sick, and forgotten in time. One that vanished holding leases left work
+    behind: UNHEALTHY.
+    """
     now = await db_now(session)
     silent = (
-        select(models.Executor.id)
+        select(models.Executor.id, models.Executor.state, models.Executor.backend)
         .where(
             (models.Executor.state.in_(_LIVE) & (models.Executor.last_heartbeat_at < now - heartbeat_timeout))
             | (
@@ -254,9 +263,20 @@ async def mark_silent_unhealthy(
         # A row locked by a heartbeat belongs to an executor that is alive.
         .with_for_update(skip_locked=True)
     )
-    ids = list((await session.execute(silent)).scalars().all())
-    await set_state(session, ids, ExecutorState.UNHEALTHY)
-    return ids
+    rows = (await session.execute(silent)).all()
+    drained = [
+        executor_id
+        for executor_id, state, backend in rows
+        if state == ExecutorState.DRAINING.value and backend == EXTERNAL_BACKEND
+    ]
+    busy = set()
+    if drained:
+        held = open_lease_counts().where(models.ExecutorLease.executor_id.in_(drained))
+        busy = {executor_id for executor_id, _ in await session.execute(held)}
+    gone = [executor_id for executor_id in drained if executor_id not in busy]
+    await set_state(session, gone, ExecutorState.STOPPED)
+    await set_state(session, [row[0] for row in rows if row[0] not in gone], ExecutorState.UNHEALTHY)
+    return [row[0] for row in rows]
 
 
 async def extend_deadlines(session: AsyncSession, lease_ttl: timedelta) -> None:

@@ -13,6 +13,7 @@ from executor_manager.records import ExecutorAnnouncement, HeartbeatReport, Leas
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 _MAX_TEXT = 256
+_WILDCARDS = {"0.0.0.0", "[::]", "[0:0:0:0:0:0:0:0]"}
 
 
 def require_id(kind: str, field_name: str, value: str) -> str:
@@ -86,6 +87,11 @@ def _check_address(field_name: str, value: str) -> None:
     match = _ADDRESS.fullmatch(value)
     if match is None or not 0 < int(match.group(2)) < 65536:
         raise invalid_argument(field_name, "must be host:port")
+    if match.group(1) in _WILDCARDS:
+        # The host an executor listens on, not one anybody can dial.
+        raise invalid_argument(
+            field_name, "must name a host others can dial, not a wildcard (CCPLANE_EXECUTOR_ADVERTISE_HOST)"
+        )
 
 
 def heartbeat_report(request: pb.HeartbeatRequest) -> HeartbeatReport:

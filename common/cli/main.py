@@ -15,8 +15,6 @@ import grpc
 
 from common import logging as ccplane_logging
 from common import tracing
-from common.cli.client import add_runs_commands
-from common.cli.keys import add_api_key_commands
 from common.settings import Settings
 from common.signals import wait_for_stop_signal
 
@@ -194,12 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_executor_arguments(executor)
     executor.set_defaults(handler=run_executor)
 
+    from common.cli.health import add_arguments as add_health_arguments
+
+    health = sub.add_parser("health", help="exit 0 when a service is SERVING (container health checks)")
+    add_health_arguments(health)
+
+    # Imported here: `ccplane health` (main's fast path) never needs them.
+    from common.cli.client import add_runs_commands
+    from common.cli.keys import add_api_key_commands
+
     add_runs_commands(sub)
     add_api_key_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["health"]:
+        # Run every few seconds by container health checks: skip the other commands' imports.
+        from common.cli import health
+
+        return health.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

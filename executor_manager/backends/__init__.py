@@ -2,8 +2,10 @@
 
 One abstract base (:class:`~.base.ExecutorBackend`) and one shared contract
 test suite (``tests/integration/executor_manager/test_backend_contract.py``)
-for every implementation. ``local`` runs processes on this host; ``docker``
-and ``kubernetes`` fit the same interface.
+for every implementation. ``local`` runs processes on this host;
+``external`` starts nothing and watches executors that register on their own
+(a Kubernetes Deployment, compose replicas, your machines); ``docker`` runs
+containers through the Docker Engine API.
 """
 
 from __future__ import annotations
@@ -37,4 +39,21 @@ def create_backend(config: ManagerConfig) -> ExecutorBackend:
         from executor_manager.backends.local import LocalBackend
 
         return LocalBackend(log_dir=config.logs_dir)
-    raise ValueError(f"unknown executor backend {config.backend!r} (available: local)")
+    if config.backend == "external":
+        from executor_manager.backends.external import ExternalBackend
+
+        return ExternalBackend()
+    if config.backend == "docker":
+        from executor_manager.backends.docker import DockerBackend, DockerLimits
+
+        return DockerBackend(
+            image=config.executor_image,
+            network=config.docker_network,
+            docker_url=config.docker_url,
+            limits=DockerLimits(
+                memory_bytes=config.executor_memory_bytes,
+                cpus=config.executor_cpus,
+                pids=config.executor_pids,
+            ),
+        )
+    raise ValueError(f"unknown executor backend {config.backend!r} (available: local, external, docker)")

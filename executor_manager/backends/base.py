@@ -6,6 +6,11 @@ executor: the executor dials ``spec.manager_address`` and registers itself,
 with the address at which its ExecutorService listens. The pool
 (:mod:`executor_manager.pool`) decides when to start, restart and stop; a
 backend only does what it is told and reports what it sees.
+
+A backend that starts nothing (``external``: executors run by Kubernetes,
+compose or an operator) says so with ``starts_executors=False``: the pool
+then keeps no warm pool, and the backend only watches and drains executors
+that registered on their own.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from executor_manager.fleet import ExecutorFleet
 
 
 class BackendError(Exception):
@@ -48,6 +57,10 @@ class BackendCapabilities:
     # Executors run on other hosts: ``manager_address`` must be reachable from
     # there, and executors advertise non-loopback addresses.
     remote: bool
+    # ``start`` starts executors. False: someone else starts them (they
+    # register themselves); ``start`` raises BackendError and ``stop`` can
+    # only ask an executor to drain.
+    starts_executors: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,17 @@ class ExecutorBackend(abc.ABC):
         RUNNING says nothing about registration or heartbeats (the registry
         tracks those); EXITED means the executor will not come back unless
         started again.
+        """
+
+    def bind_fleet(self, fleet: ExecutorFleet) -> None:  # noqa: B027 - optional hook
+        """The manager hands over its fleet before the first call (a backend
+        that sees executors through their heartbeats reads it)."""
+
+    async def release(self, executor_id: str) -> None:  # noqa: B027 - optional hook
+        """The executor will not be started again: free what outlives its
+        stops (a volume). Its data directory is gone afterwards.
+
+        Precondition: the executor is stopped. Idempotent.
         """
 
     async def close(self) -> None:  # noqa: B027 - optional hook

@@ -8,13 +8,16 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import grpc
+import pytest
 import pytest_asyncio
 from sqlalchemy import delete, update
 
-from ccplane.v1 import executor_pb2, executor_pb2_grpc
+from ccplane.v1 import executor_manager_pb2 as pb
+from ccplane.v1 import executor_manager_pb2_grpc, executor_pb2, executor_pb2_grpc
 from common import ids
 from common.db import models
-from executor.app import Executor
+from executor.app import Executor, default_advertise_host
 from executor.registration import Registration, labels_from_env
 from executor.sessions import HostConfig
 from executor_manager.app import ExecutorManager
@@ -142,6 +145,52 @@ async def test_registers_again_after_the_manager_restarts(
         await reg.stop()
         if second is not None:
             await second.stop()
+
+
+async def test_an_executor_listening_everywhere_registers_the_host_it_advertises(
+    manager: ExecutorManager, tmp_path: Path
+) -> None:
+    # As in a pod: every interface, and CCPLANE_EXECUTOR_ADVERTISE_HOST (the pod IP).
+    executor = Executor(
+        HostConfig(executor_id=ids.new_id(ids.EXECUTOR), data_dir=tmp_path / "exe", slots=1),
+        advertise_host="127.0.0.1",
+    )
+    await executor.start("0.0.0.0", 0)
+    reg = registration(executor, manager.address)
+    try:
+        await reg.start()
+        record = await wait_state(manager, reg.executor_id, ExecutorState.READY)
+        assert executor.listen_address.startswith("0.0.0.0:")
+        assert record.address == executor.address == f"127.0.0.1:{executor.address.rsplit(':', 1)[1]}"
+        assert record.metrics_address.startswith("127.0.0.1:")
+        # The manager dials it there (its Drain call).
+        assert manager.fleet is not None
+        await manager.fleet.drain(reg.executor_id)
+        assert executor.host.draining
+    finally:
+        await reg.stop()
+        await executor.stop()
+
+
+def test_the_default_advertised_host_is_never_a_wildcard() -> None:
+    assert default_advertise_host("127.0.0.1") == "127.0.0.1"
+    assert default_advertise_host("10.1.2.3") == "10.1.2.3"
+    for everywhere in ("0.0.0.0", "::", ""):
+        assert default_advertise_host(everywhere) not in ("0.0.0.0", "::", "")
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:5006", "[::]:5006"])
+async def test_a_wildcard_address_is_refused(
+    stub: executor_manager_pb2_grpc.ExecutorManagerServiceStub, address: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.RegisterExecutor(
+            pb.RegisterExecutorRequest(
+                executor_id=ids.new_id(ids.EXECUTOR), address=address, slots_total=1, providers=["p"]
+            )
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (refused.value.details() or "").startswith("address: ")
 
 
 def test_labels_from_env() -> None:
