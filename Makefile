@@ -12,7 +12,7 @@ PORTAL_BUILD := portal/dist/index.html
 PORTAL_SRC := $(shell find portal/src -type f 2>/dev/null) portal/index.html portal/vite.config.ts portal/tsconfig.json
 PYTEST_ARGS ?=
 
-.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser test-portal gen lint format bench soak clean
+.PHONY: install system run test test-unit test-integration test-contract test-e2e test-browser test-portal test-deploy image gen lint format bench soak clean
 
 install: $(STAMP) $(BUF) $(PORTAL_BUILD)
 
@@ -62,6 +62,17 @@ test-portal: $(PORTAL_DEPS)
 
 test-browser: install system
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+
+# The deployment smoke test (not part of `make test`): builds the image offline and
+# brings up deploy/docker-compose.yml (+ deploy/docker-compose.smoke.yml) on a real
+# Docker engine, started if none runs (tests/deploy).
+test-deploy: install system
+	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
+
+# The ccplane image (Dockerfile), built offline on a local Debian base from a
+# wheelhouse of the pinned dependencies; prints its tag (also ccplane:latest).
+image: install system
+	$(PY) -m tools.docker.images image
 
 # Not `install`: a stale schema.ts must not stop the portal build from being regenerated.
 gen: $(STAMP) $(BUF) $(PORTAL_DEPS)

@@ -12,6 +12,9 @@ PACKAGES=(
   chromium # tests/browser: the web workbench in a real browser (/usr/bin/chromium)
   prometheus # tests/observability: promtool and a real Prometheus (/usr/bin/promtool, /usr/bin/prometheus)
   prometheus-alertmanager # tests/observability: amtool and a real Alertmanager (/usr/bin/amtool, /usr/bin/prometheus-alertmanager)
+  docker.io # make test-deploy: the Docker engine the compose smoke test runs on (/usr/sbin/dockerd)
+  docker-compose # tests/contract, make test-deploy: `docker-compose config` and `up` of deploy/docker-compose.yml (/usr/bin/docker-compose)
+  debootstrap # make test-deploy, make image: the local Debian base image, since none can be pulled (/usr/sbin/debootstrap)
 )
 
 installed() {

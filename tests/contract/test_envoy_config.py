@@ -3,11 +3,14 @@
 No Envoy binary runs here, so the configuration is checked structurally: the
 transcoder serves exactly the services that have HTTP rules (and that the
 control plane serves publicly), with the gateway's print and validation
-options, SSE framing, status conversion, and no timeouts on event streams.
+options, SSE framing, status conversion, and no timeouts on event streams;
+uploads (client streaming, which Envoy cannot transcode) go to the gateway;
+the clusters are services of deploy/docker-compose.yml, on their ports.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,11 @@ from google.protobuf import descriptor_pb2
 from control_plane.app import PUBLIC_SERVICES
 from gateway import transcode
 from gateway.transcoder import DEFAULT_MAX_BODY_BYTES, DEFAULT_UNARY_TIMEOUT_S
+from gateway.upload import UPLOAD_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY_YAML = ROOT / "deploy" / "envoy" / "envoy.yaml"
+COMPOSE_YAML = ROOT / "deploy" / "docker-compose.yml"
 TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
 
 
@@ -104,14 +109,64 @@ def test_every_rpc_is_routed_and_streams_have_no_timeout(config: dict[str, Any])
             assert route["timeout"] == f"{DEFAULT_UNARY_TIMEOUT_S:g}s", method.name
 
 
+def _clusters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {cluster["name"]: cluster for cluster in config["static_resources"]["clusters"]}
+
+
+def _address(cluster: dict[str, Any]) -> tuple[str, int]:
+    (endpoints,) = cluster["load_assignment"]["endpoints"]
+    (endpoint,) = endpoints["lb_endpoints"]
+    address = endpoint["endpoint"]["address"]["socket_address"]
+    return address["address"], address["port_value"]
+
+
 def test_control_plane_cluster_speaks_http2(config: dict[str, Any]) -> None:
-    (cluster,) = config["static_resources"]["clusters"]
-    assert cluster["name"] == "control_plane"
+    cluster = _clusters(config)["control_plane"]
     options = cluster["typed_extension_protocol_options"][
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
     ]
     assert "http2_protocol_options" in options["explicit_http_config"]
-    (endpoints,) = cluster["load_assignment"]["endpoints"]
-    (endpoint,) = endpoints["lb_endpoints"]
-    address = endpoint["endpoint"]["address"]["socket_address"]
-    assert (address["address"], address["port_value"]) == ("control-plane", 50051)
+    # STRICT_DNS: every replica the service name resolves to.
+    assert cluster["type"] == "STRICT_DNS"
+    assert "grpc_health_check" in cluster["health_checks"][0]
+    assert _address(cluster) == ("control-plane", 50051)
+
+
+def test_uploads_go_to_the_gateway_untranscoded(config: dict[str, Any]) -> None:
+    """Envoy cannot transcode client streaming: the upload route is the
+    gateway's, matched on the incoming path, with the transcoder off."""
+    (host,) = _connection_manager(config)["route_config"]["virtual_hosts"]
+    first = host["routes"][0]
+    pattern = re.compile(first["match"]["safe_regex"]["regex"])
+    assert pattern.fullmatch(UPLOAD_PATH.replace("{workspace_id}", "ws_01J0000000000000000000000"))
+    assert not pattern.fullmatch("/api/workspaces/ws_1/files")
+    assert not pattern.fullmatch("/ccplane.v1.WorkspaceService/UploadFile")
+    assert first["route"]["cluster"] == "gateway"
+    assert first["route"]["timeout"] == "0s"
+    per_route = first["typed_per_filter_config"][TRANSCODER]
+    assert per_route["@type"].endswith("grpc_json_transcoder.v3.GrpcJsonTranscoder")
+    # No services: the transcoder is disabled on this route.
+    assert not per_route.get("services")
+    gateway = _clusters(config)["gateway"]
+    assert "typed_extension_protocol_options" not in gateway  # HTTP/1.1
+    assert gateway["health_checks"][0]["http_health_check"]["path"] == "/healthz"
+
+
+def test_clusters_are_the_compose_services(config: dict[str, Any]) -> None:
+    """Each cluster dials a service of deploy/docker-compose.yml on the port it listens on."""
+    services = yaml.safe_load(COMPOSE_YAML.read_text())["services"]
+    envoy = services["envoy"]
+    assert {"control-plane", "gateway"} <= set(envoy["depends_on"])
+    assert "./envoy/envoy.yaml:/etc/envoy/envoy.yaml:ro" in envoy["volumes"]
+    assert "../gen/ccplane.binpb:/etc/envoy/ccplane.binpb:ro" in envoy["volumes"]
+    listening = {
+        "control-plane": str(services["control-plane"]["environment"]["CCPLANE_GRPC_PORT"]),
+        "gateway": next(
+            a.split("=", 1)[1] for a in services["gateway"]["command"] if a.startswith("--port=")
+        ),
+    }
+    addresses = {name: _address(cluster) for name, cluster in _clusters(config).items()}
+    assert addresses == {"control_plane": ("control-plane", 50051), "gateway": ("gateway", 3001)}
+    for host, port in addresses.values():
+        assert host in services
+        assert listening[host] == str(port)
