@@ -60,15 +60,17 @@ RUN set -eu; \
     cp -r portal/dist/. /opt/ccplane/portal/; \
     test -f /opt/ccplane/portal/index.html
 
-# The runtime: the base image, bubblewrap (Codex's sandbox on Linux), the
-# virtual environment (with the pinned codex binary, from the
-# openai-codex-cli-bin wheel), the descriptor set and the built portal.
+# The runtime: the base image, the virtual environment (with the pinned codex
+# binary, from the openai-codex-cli-bin wheel, which carries its own
+# bubblewrap for Codex's command sandbox), the descriptor set and the built
+# portal. No other bwrap may be on PATH: Codex then runs that one and asks it
+# to start a `codex-linux-sandbox` helper the wheel does not ship, and every
+# sandboxed command fails ("bwrap: execvp codex-linux-sandbox"; measured).
 FROM ${BASE_IMAGE}
 RUN set -eu; \
-    if ! command -v bwrap >/dev/null; then \
-      apt-get update -qq; \
-      apt-get install -y -qq --no-install-recommends bubblewrap; \
-      rm -rf /var/lib/apt/lists/*; \
+    if command -v bwrap >/dev/null; then \
+      echo "the base image has $(command -v bwrap): Codex would use it and fail; remove bubblewrap" >&2; \
+      exit 1; \
     fi; \
     groupadd --system --gid 10001 ccplane; \
     useradd --system --uid 10001 --gid ccplane --home-dir /var/lib/ccplane --create-home \

@@ -181,6 +181,13 @@ class DockerBackend(ExecutorBackend):
                 "Init": True,
                 "Mounts": [{"Type": "volume", "Source": volume_name(spec.executor_id), "Target": DATA_MOUNT}],
                 "RestartPolicy": {"Name": "no"},
+                # Codex sandboxes each command with bubblewrap, which needs user
+                # namespaces; Docker's default seccomp profile refuses them to a
+                # process without CAP_SYS_ADMIN ("bwrap: No permissions to create
+                # new namespace"), and every command would fail. The executor
+                # still runs as the image's unprivileged user, with no added
+                # capability (as in deploy/docker-compose.yml).
+                "SecurityOpt": ["seccomp=unconfined"],
                 **self.limits.host_config(),
             },
         }

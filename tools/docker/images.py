@@ -45,9 +45,10 @@ CACHE = Path(os.environ.get("CCPLANE_DOCKER_CACHE", "/var/cache/ccplane"))
 DOCKERD_LOG = Path("/var/log/ccplane-dockerd.log")
 
 SUITE = "bookworm"
-# What every image built on the base needs: Python 3.11 with venv, CA
-# certificates, and bubblewrap (Codex's sandbox on Linux, in the ccplane image).
-BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "bubblewrap")
+# What every image built on the base needs: Python 3.11 with venv and CA
+# certificates. Not Debian's bubblewrap: the pinned codex binary carries its
+# own, and a bwrap on PATH breaks Codex's command sandbox (see the Dockerfile).
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 BASE_REPOSITORY = "ccplane-base"
 IMAGE_REPOSITORY = "ccplane"
 SMOKE_IMAGES = ("postgres", "prometheus", "alertmanager")

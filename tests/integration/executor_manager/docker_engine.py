@@ -5,10 +5,8 @@ engine answers, ``dockerd`` is started in the background by
 ``tools/docker/images.py`` (as root). No image can be pulled here: the image
 is built locally by the same tool (``make image``), offline, on a debootstrap
 base, from a wheelhouse, and tagged by a hash of its inputs, so it is only
-rebuilt when the sources change. Should the project's image not build, the
-tests build a minimal executor image of their own on the same base and
-wheelhouse (ccplane installed from a wheel of these sources), and say so.
-When Docker cannot run, these tests fail, saying so: they never skip.
+rebuilt when the sources change. When Docker cannot run or the image does
+not build, these tests fail, saying so: they never skip.
 
 Containers reach the host on the default bridge's gateway address: the
 managers and model servers of these tests listen there, so that all traffic
@@ -20,12 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import shutil
 import subprocess
-import sys
-import tarfile
-import tempfile
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,75 +119,7 @@ async def executor_image(docker_engine: DockerEngine) -> str:
     try:
         return await asyncio.to_thread(images.ccplane_image)
     except (SystemExit, OSError, subprocess.CalledProcessError) as exc:
-        project_failure = str(exc)
-    warnings.warn(
-        f"the project's image did not build ({project_failure.splitlines()[0] if project_failure else ''}); "
-        "testing on a minimal executor image instead",
-        stacklevel=1,
-    )
-    try:
-        return await asyncio.to_thread(fallback_image)
-    except (SystemExit, OSError, subprocess.CalledProcessError) as exc:
-        pytest.fail(
-            NO_DOCKER.format(why=f"no executor image can be built: {project_failure}; then: {exc}"),
-            pytrace=False,
-        )
-
-
-def fallback_image() -> str:
-    """``ccplane-test-executor:<hash>``: the base and wheelhouse of
-    ``tools/docker/images.py`` and a wheel of these sources."""
-    base = images.base_image()
-    wheels = images.wheelhouse()
-    files = list(images.files_under(REPO, PACKAGE_INPUTS))
-    base_id = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", base],
-        check=True,
-        text=True,
-        stdout=subprocess.PIPE,
-    ).stdout.strip()
-    stamp = (wheels / ".stamp").read_text().strip()
-    tag = f"{FALLBACK_REPOSITORY}:" + images.files_digest(files, base_id, stamp, FALLBACK_DOCKERFILE)
-    if images.image_exists(tag):
-        return tag
-    with tempfile.TemporaryDirectory(prefix="ccplane-wheel-") as scratch:
-        source = Path(scratch) / "src"
-        for rel, path in files:
-            (source / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, source / rel)
-        dist = Path(scratch) / "dist"
-        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        subprocess.run([*pip_wheel, "--wheel-dir", str(dist), str(source)], check=True)
-        (wheel,) = dist.glob("ccplane-*.whl")
-        dockerfile = Path(scratch) / "Dockerfile"
-        dockerfile.write_text(FALLBACK_DOCKERFILE)
-        context = [("Dockerfile", dockerfile), (f"wheelhouse/{wheel.name}", wheel)]
-        context += [
-            (f"wheelhouse/{w.name}", w)
-            for w in sorted(wheels.iterdir())
-            if w.is_file() and not w.name.startswith(".")
-        ]
-        build(tag, context, base_image=base, log_path=Path(scratch) / "build.log")
-    return tag
-
-
-def build(tag: str, context: list[tuple[str, Path]], *, base_image: str, log_path: Path) -> None:
-    """``docker build -t TAG -`` with ``context`` streamed as a tar (GNU
-    format: the CLI takes a stream starting with a PAX header for a Dockerfile)."""
-    command = ["docker", "build", "--quiet", "--tag", tag, "--build-arg", f"BASE_IMAGE={base_image}", "-"]
-    with log_path.open("w") as out:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
-        assert process.stdin is not None
-        with process.stdin, tarfile.open(fileobj=process.stdin, mode="w|", format=tarfile.GNU_FORMAT) as tar:
-            for name, path in context:
-                info = tar.gettarinfo(str(path), arcname=name)
-                info.mtime = int(info.mtime)
-                info.uid = info.gid = 0
-                info.uname = info.gname = "root"
-                with path.open("rb") as handle:
-                    tar.addfile(info, handle)
-        if process.wait() != 0:
-            raise SystemExit(f"docker build of {tag} failed: {log_path.read_text()[-2000:]}")
+        pytest.fail(NO_DOCKER.format(why=f"the ccplane image does not build: {exc}"), pytrace=False)
 
 
 @dataclass

@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 from aiodocker.containers import DockerContainer
 
+from ccplane.v1 import events_pb2, executor_manager_pb2_grpc, executor_pb2, executor_pb2_grpc, runs_pb2
 from ccplane.v1 import executor_manager_pb2 as pb
-from ccplane.v1 import executor_manager_pb2_grpc, executor_pb2, executor_pb2_grpc, runs_pb2
 from common.scripted_model import ScriptedModelServer
 from executor.providers.codex.config import ModelConfig
 from executor_manager.app import ExecutorManager
@@ -52,7 +52,11 @@ from tests.platform import own_database
 LIMITS = DockerLimits(memory_bytes=768 * 1024**2, cpus=1.5, pids=512)
 SCENARIO: dict[str, Any] = {
     "name": "hello-from-a-container",
-    "steps": [{"output": [{"message": "Hello from a container."}]}],
+    "steps": [
+        # A command, run in Codex's bubblewrap sandbox inside the container.
+        {"output": [{"exec": "echo sandboxed > proof.txt && cat proof.txt"}]},
+        {"when_contains": "function_call_output", "output": [{"message": "Hello from a container."}]},
+    ],
 }
 # Docker needs a moment more than a local process (a container to set up).
 SESSION_WAIT = 60.0
@@ -168,6 +172,7 @@ async def run_session(address: str, run_id: str, model: str) -> list[str]:
 
     kinds: list[str] = []
     message = ""
+    commands: list[events_pb2.CommandCompleted] = []
     async with internal_channel(address) as channel, asyncio.timeout(SESSION_WAIT):
         call = executor_pb2_grpc.ExecutorServiceStub(channel).Session(outgoing())
         while True:
@@ -176,6 +181,8 @@ async def run_session(address: str, run_id: str, model: str) -> list[str]:
             output = response.output
             kind = output.WhichOneof("output")
             kinds.append(output.event.type if kind == "event" else str(kind))
+            if kind == "event" and output.event.type == "command.completed":
+                commands.append(output.event.command_completed)
             if kind == "event" and output.event.type == "message.completed":
                 message = output.event.message_completed.text
             if kind == "event" and output.event.type == "turn.completed":
@@ -187,6 +194,11 @@ async def run_session(address: str, run_id: str, model: str) -> list[str]:
                 requests.put_nowait(None)
                 break
     assert message == "Hello from a container."
+    assert len(commands) == 1, " ".join(kinds)
+    [command] = commands
+    assert (command.exit_code, command.output.strip()) == (0, "sandboxed"), (
+        "the command ran in Codex's sandbox in the container"
+    )
     return kinds
 
 
@@ -203,6 +215,7 @@ async def test_limits_volume_and_a_killed_container_restarted_with_its_volume(
     info = await container.show()
 
     host_config = info["HostConfig"]
+    assert host_config["SecurityOpt"] == ["seccomp=unconfined"], "Codex's sandbox needs user namespaces"
     assert (host_config["Memory"], host_config["NanoCpus"], host_config["PidsLimit"]) == (
         LIMITS.memory_bytes,
         int(LIMITS.cpus * 1e9),
