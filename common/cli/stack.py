@@ -209,21 +209,57 @@ class Stack:
         scheduling); drain (the executors give live runs the shutdown grace
         to finish, and fail what is left with EXECUTOR_SHUTDOWN, while the
         control plane still records it); then stop the rest. So no run is
-        left ``running`` with nobody to drive it."""
-        if self.gateway is not None:
-            await self.gateway.stop()
-            self.gateway = None
-        if self.control_plane is not None:
-            await self.control_plane.stop_accepting()
-        if self.manager is not None:
-            await self.manager.stop()
-            self.manager = None
-        if self.control_plane is not None:
-            await self.control_plane.stop()
-            self.control_plane = None
-        if self.model is not None:
-            await self.model.stop()
-            self.model = None
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.stop)
-            self.embedded = None
+        left ``running`` with nobody to drive it.
+
+        A phase that takes longer than :data:`SLOW_STOP_S` is logged, with
+        what this process is still waiting for."""
+        phase = ["gateway"]
+        watchdog = asyncio.create_task(_warn_when_slow(phase), name="stack-stop-watchdog")
+        try:
+            if self.gateway is not None:
+                await self.gateway.stop()
+                self.gateway = None
+            phase[0] = "control plane: stop accepting"
+            if self.control_plane is not None:
+                await self.control_plane.stop_accepting()
+            phase[0] = "executor-manager (executors drain)"
+            if self.manager is not None:
+                await self.manager.stop()
+                self.manager = None
+            phase[0] = "control plane"
+            if self.control_plane is not None:
+                await self.control_plane.stop()
+                self.control_plane = None
+            phase[0] = "scripted model"
+            if self.model is not None:
+                await self.model.stop()
+                self.model = None
+            phase[0] = "embedded PostgreSQL"
+            if self.embedded is not None:
+                await asyncio.to_thread(self.embedded.stop)
+                self.embedded = None
+        finally:
+            watchdog.cancel()
+
+
+# A shutdown phase slower than this is logged (the executors' drain may take
+# CCPLANE_SHUTDOWN_GRACE and their stop 10 s more).
+SLOW_STOP_S = 60.0
+
+
+async def _warn_when_slow(phase: list[str]) -> None:
+    """Every SLOW_STOP_S while stopping: which phase, and the tasks it waits on."""
+    while True:
+        await asyncio.sleep(SLOW_STOP_S)
+        me = asyncio.current_task()
+        waiting = []
+        for task in asyncio.all_tasks():
+            if task is me or task.done():
+                continue
+            frames = task.get_stack(limit=1)
+            where = f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "?"
+            waiting.append(f"{task.get_name()} at {where}")
+        log.warning(
+            "stopping is slow",
+            extra={"phase": phase[0], "tasks": "; ".join(sorted(waiting))[:4000]},
+        )
