@@ -41,35 +41,6 @@ NO_DOCKER = (
     "start dockerd and build the image themselves (`make image` does it ahead)."
 )
 CONTRACT_LIMITS = DockerLimits(memory_bytes=1024**3, cpus=1.0, pids=1024)
-REPO = Path(__file__).resolve().parents[3]
-# What a wheel of ccplane is built from.
-PACKAGE_INPUTS = (
-    "pyproject.toml",
-    "README.md",
-    "common",
-    "control_plane",
-    "executor",
-    "executor_manager",
-    "gateway",
-    "gen",
-)
-FALLBACK_REPOSITORY = "ccplane-test-executor"
-# The project's image, reduced to what an executor needs, as its user.
-FALLBACK_DOCKERFILE = """\
-ARG BASE_IMAGE
-FROM ${BASE_IMAGE}
-COPY wheelhouse /wheelhouse
-RUN python3 -m venv /opt/ccplane/venv \\
- && /opt/ccplane/venv/bin/pip install --quiet --no-index --find-links /wheelhouse \\
-      --constraint /wheelhouse/constraints.txt /wheelhouse/ccplane-*.whl \\
- && rm -rf /wheelhouse \\
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/ccplane --create-home \\
-      --shell /usr/sbin/nologin ccplane
-ENV PATH=/opt/ccplane/venv/bin:$PATH PYTHONUNBUFFERED=1 CCPLANE_DATA_DIR=/var/lib/ccplane
-USER ccplane
-WORKDIR /var/lib/ccplane
-ENTRYPOINT ["ccplane"]
-"""
 
 
 @dataclass
